@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from unity_core.config.loader import load_settings, mask_secrets, mask_url, settings_as_dict
+from unity_core.config.display import mask_secrets, mask_url, settings_as_dict
+from unity_core.config.loader import load_settings
 from unity_core.config.schema import format_duration, parse_duration
 from unity_core.config.settings import (
     ApiSettings,

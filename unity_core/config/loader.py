@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
-
-import yaml
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from unity_core.config import defaults
-from unity_core.config.schema import format_duration, key_path, validate_tree
+from unity_core.config.reader import read_file
+from unity_core.config.schema import key_path, validate_tree
 from unity_core.config.settings import (
     ApiSettings,
     BrokerSettings,
@@ -28,21 +23,21 @@ from unity_core.config.settings import (
     Settings,
     TimeseriesSettings,
 )
+from unity_core.config.urls import (
+    BROKER_SCHEMES,
+    CACHE_HOST_KEYS,
+    CACHE_SCHEMES,
+    DB_HOST_KEYS,
+    Report,
+    cache_host_url,
+    cache_kind,
+    database_host_url,
+    database_url,
+    service_url,
+)
 from unity_core.errors import ConfigError
 
-Report = Callable[[str], None]
-
 _REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
-_DB_HOST_KEYS = frozenset({"type", "host", "port", "database", "username", "path", "options"})
-_CACHE_HOST_KEYS = frozenset({"host", "port", "db", "username"})
-# Kombu has no valkey:// transport; Valkey speaks the Redis protocol (RELIABILITY.md 1.13).
-CACHE_SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": "rediss"}
-BROKER_SCHEMES = CACHE_SCHEMES | {
-    "sentinel": "sentinel",
-    "sqla+sqlite": "sqla+sqlite",
-    "filesystem": "filesystem",
-}
-_CERT_REQS = {"required", "optional", "none", "cert_required", "cert_optional", "cert_none"}
 
 
 def load_settings(
@@ -57,7 +52,7 @@ def load_settings(
     env = os.environ if environ is None else environ
     file = _config_file(path, env)
     label = str(file) if file else "defaults"
-    tree = _read(file) if file else {}
+    tree = read_file(file) if file else {}
     unset: list[tuple[str, str]] = []
     loaded, problems = validate_tree(_interpolate(tree, "", env, unset))
     # An unset variable became "", which the schema may reject too; say it once.
@@ -80,29 +75,6 @@ def _config_file(path: str | os.PathLike[str] | None, env: Mapping[str, str]) ->
         how = " (named by UNITY_CONFIG)" if path is None else ""
         raise ConfigError(f"configuration file not found{how}", str(file))
     return file
-
-
-def _read(file: Path) -> dict[str, Any]:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) else str(error)
-        raise ConfigError(f"cannot read the configuration file: {reason}", str(file)) from None
-    try:
-        tree = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = error.problem or error.context or "not valid YAML"
-        raise ConfigError(f"{where}{problem}", str(file)) from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"not valid YAML: {error}", str(file)) from None
-    if tree is None:  # empty, or only comments
-        return {}
-    if not isinstance(tree, dict):
-        kind = type(tree).__name__
-        raise ConfigError(f"the top level must be a mapping of sections, not a {kind}", str(file))
-    return tree
 
 
 def _interpolate(
@@ -204,7 +176,7 @@ class _Builder:
                 self.env["UNITY_DATABASE_URL"], password, self.var("UNITY_DATABASE_URL")
             )
         elif section.get("url"):
-            both = sorted(_DB_HOST_KEYS & section.keys())
+            both = sorted(DB_HOST_KEYS & section.keys())
             if both:
                 self.at("database")(
                     f"both url and {', '.join(both)} are set; pick one: a url, "
@@ -212,43 +184,13 @@ class _Builder:
                 )
             url = database_url(section["url"], password, self.at("database.url"))
         else:
-            url = self.database_host_form(section, data_dir, password)
+            url = database_host_url(section, data_dir, password, self.at)
         options = {k: v for k, v in section.items() if k in DatabaseSettings.__dataclass_fields__}
         options.pop("url", None)
         timeseries = dict(section.get("timeseries", {}))
         timeseries.pop("retention_days", None)
         options["timeseries"] = TimeseriesSettings(**timeseries)
         return DatabaseSettings(url=url, **options)
-
-    def database_host_form(
-        self, section: dict[str, Any], data_dir: Path, password: str | None
-    ) -> str:
-        kind = section.get("type", defaults.DATABASE_TYPE)
-        if kind == "sqlite":
-            server_keys = _DB_HOST_KEYS - {"type", "path"} | {"password"}
-            stray = sorted(k for k in server_keys & section.keys() if section[k] not in (None, ""))
-            if stray:
-                self.at("database")(
-                    f"{', '.join(stray)} not used with type sqlite "
-                    "(set database.type to postgresql, mysql or mariadb)"
-                )
-            path = data_dir / Path(section.get("path", defaults.SQLITE_FILE_NAME)).expanduser()
-            return URL.create("sqlite", database=os.path.abspath(path)).render_as_string()
-        if "path" in section:
-            self.at("database.path")(f"only used with type sqlite, not {kind}")
-        driver = "postgresql+psycopg" if kind == "postgresql" else "mysql+pymysql"
-        if password and not section.get("username"):
-            self.at("database.username")("required when a password is set")
-        url = URL.create(
-            driver,
-            username=section.get("username") or None,
-            password=password,
-            host=section.get("host", defaults.DATABASE_HOST),
-            port=section.get("port", defaults.DATABASE_PORTS[kind]),
-            database=section.get("database", defaults.DATABASE_NAME),
-            query=section.get("options", {}),
-        )
-        return url.render_as_string(hide_password=False)
 
     def cache(self, section: dict[str, Any]) -> CacheSettings:
         ttl = dict(section.get("ttl", {}))
@@ -261,27 +203,20 @@ class _Builder:
         if self.env.get("UNITY_CACHE_URL"):
             text = self.env["UNITY_CACHE_URL"]
             url = service_url(text, password, CACHE_SCHEMES, self.var("UNITY_CACHE_URL"))
-            return CacheSettings(enabled=True, type=_kind(text), url=url, ttl=ttls)
+            return CacheSettings(enabled=True, type=cache_kind(text), url=url, ttl=ttls)
         kind = section.get("type")
         wanted = kind not in (None, "none") or bool(section.get("url") or section.get("host"))
         if kind == "none" or not section.get("enabled", wanted):
             return CacheSettings(enabled=False, url=None, ttl=ttls)
         if section.get("url"):
-            both = sorted(_CACHE_HOST_KEYS & section.keys())
+            both = sorted(CACHE_HOST_KEYS & section.keys())
             if both:
                 self.at("cache")(f"both url and {', '.join(both)} are set; pick one")
             url = service_url(section["url"], password, CACHE_SCHEMES, self.at("cache.url"))
             return CacheSettings(
-                enabled=True, type=kind or _kind(section["url"]), url=url, ttl=ttls
+                enabled=True, type=kind or cache_kind(section["url"]), url=url, ttl=ttls
             )
-        userinfo = ""
-        if section.get("username") or password:
-            userinfo = quote(section.get("username", ""), safe="")
-            userinfo += f":{quote(password, safe='')}@" if password else "@"
-        host = section.get("host", defaults.CACHE_HOST)
-        host = f"[{host}]" if ":" in host else host  # IPv6
-        port, db = section.get("port", defaults.CACHE_PORT), section.get("db", defaults.CACHE_DB)
-        url = f"redis://{userinfo}{host}:{port}/{db}"
+        url = cache_host_url(section, password)
         return CacheSettings(enabled=True, type=kind or "redis", url=url, ttl=ttls)
 
     def broker(self, section: dict[str, Any]) -> BrokerSettings:
@@ -311,128 +246,3 @@ class _Builder:
             instance["config"] = dict(item.get("config") or {})
             instances.append(instance)
         return tuple(instances)
-
-
-def database_url(text: str, password: str | None, report: Report) -> str:
-    """A complete SQLAlchemy URL on an installed driver (psycopg 3, PyMySQL, sqlite3)."""
-    try:
-        url = make_url(text)
-    except (ArgumentError, ValueError):
-        # The parser's message can quote the URL, password included; say what is expected instead.
-        report("not a valid database URL (expected dialect://user:password@host:port/database)")
-        return text
-    backend, _, driver = url.drivername.partition("+")
-    installed = {"postgresql": "psycopg", "postgres": "psycopg", "mysql": "pymysql"}
-    installed |= {"mariadb": "pymysql", "sqlite": "pysqlite"}
-    if backend not in installed:
-        report(
-            f'unknown database dialect "{backend}"; use postgresql://, mysql://, mariadb:// or sqlite://'
-        )
-        return text
-    if driver not in ("", installed[backend]):
-        ships = installed[backend]
-        report(f'driver "{driver}" is not installed; write {backend}:// (Unity ships {ships})')
-    if backend in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    elif not driver and backend != "sqlite":
-        url = url.set(drivername="mysql+pymysql")
-    if backend != "sqlite":
-        if not url.database:
-            report("missing the database name (…/unity at the end)")
-        if password:
-            if not url.username:
-                report("a password is set but the URL has no username")
-            url = url.set(password=password)
-    return url.render_as_string(hide_password=False)
-
-
-def service_url(text: str, password: str | None, schemes: Mapping[str, str], report: Report) -> str:
-    """A Redis-protocol (or other kombu) URL with valkey:// rewritten and TLS checks enforced."""
-    scheme, separator, rest = text.partition("://")
-    scheme = scheme.lower()
-    if not separator:
-        report("not a URL (expected redis://host:port/db)")
-        return text
-    if scheme not in schemes:
-        accepted = ", ".join(f"{s}://" for s in schemes)
-        report(f'unsupported scheme "{scheme}://"; use one of {accepted}')
-        return text
-    scheme = schemes[scheme]
-    url = f"{scheme}://{rest}"
-    if scheme not in ("redis", "rediss"):
-        return url
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 - parsing it is the check
-    except ValueError:
-        report("the port is not a number")
-    if parts.path.strip("/") and not parts.path.strip("/").isdigit():
-        report(f'the database number must be an integer, not "{parts.path.strip("/")}"')
-    if scheme == "rediss":
-        reqs = parse_qs(parts.query).get("ssl_cert_reqs")
-        if not reqs:
-            report(
-                "rediss:// without ssl_cert_reqs: kombu and redis-py would silently skip "
-                "certificate checks (RELIABILITY.md §6.1); add ?ssl_cert_reqs=required "
-                "(and ssl_ca_certs=… for a private CA), or write ssl_cert_reqs=none to accept that"
-            )
-        elif reqs[-1].lower() not in _CERT_REQS:
-            report(f'ssl_cert_reqs must be required, optional or none, not "{reqs[-1]}"')
-    if password:
-        userinfo, _, hostport = parts.netloc.rpartition("@")
-        user = userinfo.partition(":")[0]
-        url = parts._replace(netloc=f"{user}:{quote(password, safe='')}@{hostport}").geturl()
-    return url
-
-
-def _kind(url: str) -> str:
-    return "valkey" if url.lower().startswith("valkey") else "redis"
-
-
-_SECRET_KEY = re.compile(r"password|passwd|secret|token|key", re.IGNORECASE)
-_SECRET_QUERY = re.compile(r"([?&][^=&]*(?:password|secret|token|key)[^=&]*=)[^&]*", re.IGNORECASE)
-MASK = "***"
-
-
-def mask_url(text: str) -> str:
-    """The URL with its password (and any secret-looking query value) replaced by ***."""
-    masked = []
-    for part in text.split(";"):  # sentinel:// lists several URLs
-        scheme, separator, rest = part.partition("://")
-        netloc, slash, tail = rest.partition("/")
-        userinfo, at, hostport = netloc.rpartition("@")
-        if separator and at and ":" in userinfo:
-            part = f"{scheme}://{userinfo.partition(':')[0]}:{MASK}@{hostport}{slash}{tail}"
-        masked.append(_SECRET_QUERY.sub(rf"\g<1>{MASK}", part))
-    return ";".join(masked)
-
-
-def mask_secrets(node: Any) -> Any:
-    """A copy of a plain tree with secret-named keys and URL passwords replaced by ***."""
-    if isinstance(node, dict):
-        return {
-            k: MASK if _SECRET_KEY.search(str(k)) and v not in (None, "") else mask_secrets(v)
-            for k, v in node.items()
-        }
-    if isinstance(node, list | tuple):
-        return [mask_secrets(v) for v in node]
-    if isinstance(node, str) and "://" in node:
-        return mask_url(node)
-    return node
-
-
-def settings_as_dict(settings: Settings, *, masked: bool = True) -> dict[str, Any]:
-    """The effective settings as plain YAML/JSON data, durations as "30d"; secrets masked."""
-
-    def plain(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: plain(v) for k, v in node.items()}
-        if isinstance(node, list | tuple):
-            return [plain(v) for v in node]
-        if isinstance(node, timedelta):
-            return format_duration(node)
-        return str(node) if isinstance(node, Path) else node
-
-    tree = plain(asdict(settings))
-    tree.pop("source")
-    return mask_secrets(tree) if masked else tree  # type: ignore[no-any-return]

@@ -176,6 +176,104 @@ def test_malformed_yaml_reports_file_line_and_column(write_config: WriteConfig) 
     assert "mapping values are not allowed here" in str(caught.value)
 
 
+def test_a_top_level_key_given_twice_is_an_error_naming_both_lines(
+    write_config: WriteConfig,
+) -> None:
+    # Given a file with two collection sections, which plain safe_load would merge silently
+    path = write_config(
+        """
+        collection:
+          batch_size: 7
+        api:
+          workers: 2
+        collection:
+          retry_count: 1
+        """
+    )
+    # When it is loaded
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    # Then the message names the file, the second occurrence's line, the key and the first line
+    assert str(caught.value) == f"{path}: line 6: collection: duplicate key (first at line 2)"
+    assert caught.value.source == str(path)
+
+
+def test_a_nested_key_given_twice_is_an_error_naming_its_key_path(
+    write_config: WriteConfig,
+) -> None:
+    # Given a database section that sets host twice, a few lines apart
+    path = write_config(
+        """
+        database:
+          type: postgresql
+          host: db1.example.com
+          port: 5432
+          username: unity
+
+          host: db2.example.com
+        """
+    )
+    # When it is loaded
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    # Then the message gives the full key path and both lines, not the value kept last
+    assert str(caught.value) == f"{path}: line 8: database.host: duplicate key (first at line 4)"
+
+
+def test_a_duplicate_key_inside_a_plugin_list_item_names_the_item(
+    write_config: WriteConfig,
+) -> None:
+    # Given a plugin instance whose config repeats a key
+    path = write_config(
+        """
+        plugins:
+          - id: ping
+            config:
+              hosts: [a]
+              hosts: [b]
+        """
+    )
+    # When it is loaded
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    # Then the key path goes through the list index
+    assert "line 6: plugins[0].config.hosts: duplicate key (first at line 5)" in str(caught.value)
+
+
+def test_a_key_overriding_a_merged_anchor_is_not_a_duplicate(write_config: WriteConfig) -> None:
+    # Given two plugin instances sharing options through a YAML merge key, one overriding a value
+    path = write_config(
+        """
+        plugins:
+          - &common
+            id: ping-a
+            interval: 30s
+            tags: {site: lab}
+          - <<: *common
+            id: ping-b
+            interval: 60s
+        """
+    )
+    # When it is loaded
+    settings = load_settings(path, {})
+    # Then the explicit keys win over the merged ones, as YAML merge keys intend
+    first, second = settings.plugins
+    assert (first["id"], first["interval"]) == ("ping-a", 30)
+    assert (second["id"], second["interval"], second["tags"]) == ("ping-b", 60, {"site": "lab"})
+
+
+def test_python_tags_are_still_refused(write_config: WriteConfig, tmp_path: Path) -> None:
+    # Given a file that asks YAML to run a command while loading
+    marker = tmp_path / "ran"
+    path = write_config(f"api: !!python/object/apply:os.system ['touch {marker}']\n")
+    # When it is loaded
+    with pytest.raises(ConfigError, match="could not determine a constructor") as caught:
+        load_settings(path, {})
+    # Then it is a ConfigError naming the file, and nothing ran
+    assert caught.value.source == str(path)
+    assert not marker.exists()
+
+
 def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     # Given a directory where a file is expected
     # When it is named as the configuration
