@@ -2,10 +2,16 @@
 
 - UnityError
     - ConfigError                  bad file, key or value; message names file and key path
+    - PluginError
+        - PluginNotFound           no registry entry (or no implementation) with this id
+        - PluginConfigError        a plugin's options fail its schema or its setup()
+        - CollectionFailed         a run raised; the plugin's exception is the __cause__
+        - CollectionTimeout        a run exceeded its deadline
     - StorageError
         - StorageUnavailable       retryable: the database is down, unreachable or timed out
         - IntegrityViolation       permanent: the data breaks a constraint other than dedup
         - SchemaOutOfDate          the database is not migrated to this version's head
+        - AlertNotFound            no alert rule has this id
     - CacheUnavailable             never reaches callers of the cache facade; logged once
 """
 
@@ -26,6 +32,37 @@ class ConfigError(UnityError):
         super().__init__("\n".join(f"{where}{p}" for p in self.problems))
 
 
+class PluginError(UnityError):
+    """A plugin could not be found, configured or run; `plugin_id` names the instance."""
+
+    def __init__(self, plugin_id: str, message: str) -> None:
+        self.plugin_id = plugin_id
+        super().__init__(f"{plugin_id}: {message}")
+
+
+class PluginNotFound(PluginError):
+    def __init__(self, plugin_id: str, message: str = "no such plugin") -> None:
+        super().__init__(plugin_id, message)
+
+
+class PluginConfigError(PluginError):
+    """The instance's options are invalid; `problems` lists `key: message` lines."""
+
+    def __init__(self, plugin_id: str, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__(plugin_id, "; ".join(self.problems))
+
+
+class CollectionFailed(PluginError):
+    """The plugin raised during a run; the original exception is chained as __cause__."""
+
+
+class CollectionTimeout(PluginError):
+    def __init__(self, plugin_id: str, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(plugin_id, f"collection exceeded its {timeout:g} s time limit")
+
+
 class StorageError(UnityError):
     """A database operation failed; nothing of the failed unit of work was committed."""
 
@@ -40,6 +77,14 @@ class IntegrityViolation(StorageError):
 
 class SchemaOutOfDate(StorageError):
     """The database schema is not at this version's migration head; run `unity db upgrade`."""
+
+
+class AlertNotFound(StorageError):
+    """No alert rule has this id."""
+
+    def __init__(self, alert_id: object) -> None:
+        self.alert_id = alert_id
+        super().__init__(f"alert {alert_id} not found")
 
 
 class CacheUnavailable(UnityError):

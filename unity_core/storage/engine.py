@@ -78,6 +78,7 @@ def _sqlite_on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages of a growing table
     cursor.close()
 
 

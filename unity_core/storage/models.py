@@ -68,9 +68,22 @@ class Plugin(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     plugin_id: Mapped[PluginId] = mapped_column(unique=True)
+    #: Entry-point name of the implementation; several instances may share one.
+    plugin: Mapped[str] = mapped_column(String(100), default="")
     name: Mapped[str] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Options for the plugin itself, validated by its config schema.
     config: Mapped[dict[str, Any] | None]
+    # Framework options; NULL means "the collection defaults".
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    cron: Mapped[str | None] = mapped_column(String(100))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    timeout_seconds: Mapped[float | None]
+    retry_count: Mapped[int | None] = mapped_column(Integer)
+    retry_delay: Mapped[float | None]
+    retry_backoff: Mapped[float | None]
+    queue: Mapped[str | None] = mapped_column(String(100))
+    tags: Mapped[dict[str, Any] | None]
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
 
@@ -91,10 +104,64 @@ class PluginStatus(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     health_status: Mapped[str | None] = mapped_column(String(20))
+    #: Failures since the last success; drives adaptive backoff and pausing.
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_duration_ms: Mapped[float | None]
+    worker_host: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[UpdatedAt]
 
     def __repr__(self) -> str:
         return f"PluginStatus(plugin_id={self.plugin_id!r}, health={self.health_status!r})"
+
+
+class ScheduleState(Base):
+    """The scheduler's memory per plugin: the last slot dispatched and when the next is due.
+
+    Kept in the database so a standby beat that takes over knows what was already sent.
+    """
+
+    __tablename__ = "schedule_state"
+
+    plugin_id: Mapped[PluginId] = mapped_column(
+        ForeignKey("plugins.plugin_id", ondelete="CASCADE"), primary_key=True
+    )
+    last_slot: Mapped[datetime | None]
+    next_due: Mapped[datetime | None]
+    updated_at: Mapped[UpdatedAt]
+
+    def __repr__(self) -> str:
+        return f"ScheduleState(plugin_id={self.plugin_id!r}, next_due={self.next_due!r})"
+
+
+class SchedulerLock(Base):
+    """A named lease with an expiry: only its owner may act while it is unexpired."""
+
+    __tablename__ = "scheduler_locks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"SchedulerLock(name={self.name!r}, owner={self.owner!r})"
+
+
+class MetricReject(Base):
+    """A metric the pipeline refused, with the reason, so users can see what a plugin got wrong."""
+
+    __tablename__ = "metric_rejects"
+    __table_args__ = (Index("ix_metric_rejects_plugin_id_time", "plugin_id", "time"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    time: Mapped[datetime]
+    plugin_id: Mapped[PluginId]
+    metric_name: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    value: Mapped[dict[str, Any] | None]
+
+    def __repr__(self) -> str:
+        return f"MetricReject({self.plugin_id!r}, {self.metric_name!r}, {self.reason!r})"
 
 
 class MetricSeries(Base):
