@@ -70,3 +70,6 @@ API_THREADS = 1
 
 # Plugin instances: framework keys filled in when a plugins[] entry leaves them out.
 PLUGIN_ENABLED = True
+
+#: The `environment` tag every metric carries unless configured otherwise.
+ENVIRONMENT = "homelab"

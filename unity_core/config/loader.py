@@ -135,7 +135,7 @@ class _Builder:
             source=file.resolve() if file else None,
             cache=self.cache(loaded.get("cache", {})),
             broker=self.broker(loaded.get("broker", {})),
-            collection=CollectionSettings(**loaded.get("collection", {})),
+            collection=self.collection(loaded.get("collection", {}), base),
             retention=RetentionSettings(**retention),
             api=ApiSettings(**loaded.get("api", {})),
             plugins=self.plugins(loaded.get("plugins", [])),
@@ -146,6 +146,13 @@ class _Builder:
                 raise ConfigError([message for _, message in self.problems], sources.pop())
             raise ConfigError([f"{source}: {message}" for source, message in self.problems])
         return settings
+
+    def collection(self, section: dict[str, Any], base: Path) -> CollectionSettings:
+        options = dict(section)
+        if "plugins_dir" in options:
+            # Relative to the file, like data_dir, so it means the same from any cwd.
+            options["plugins_dir"] = (base / Path(options["plugins_dir"]).expanduser()).resolve()
+        return CollectionSettings(**options)
 
     def data_dir(self, configured: str | None, base: Path) -> Path:
         if self.env.get("UNITY_DATA_DIR"):

@@ -169,6 +169,10 @@ class CollectionSchema(_Strict):
     max_concurrent = _count(1)
     collection_timeout = _positive()
     pause_after = _count(0)
+    plugins_dir = fields.String(validate=validate.Length(min=1))
+    host = fields.String(validate=validate.Length(min=1, max=255))
+    environment = fields.String(validate=validate.Length(min=1, max=100))
+    tags = fields.Dict(keys=fields.String(), values=fields.String())
 
 
 class RetentionSchema(_Strict):

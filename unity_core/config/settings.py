@@ -71,6 +71,12 @@ class CollectionSettings:
     max_concurrent: int = defaults.MAX_CONCURRENT
     collection_timeout: int = defaults.COLLECTION_TIMEOUT
     pause_after: int = defaults.PAUSE_AFTER
+    #: A folder of extra plugins (one sub-folder per plugin) besides the installed ones.
+    plugins_dir: Path | None = None
+    #: Tags every metric gets; `host` defaults to this machine's name at collection time.
+    host: str | None = None
+    environment: str = defaults.ENVIRONMENT
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,134 @@
+"""Runs Unity's processes side by side for `unity up`: prefixed logs, clean shared shutdown.
+
+Each child gets its own process group so a Ctrl-C in the terminal reaches the supervisor
+only; the supervisor then forwards SIGTERM (Celery's warm shutdown, which flushes batches
+and restores unacknowledged messages) and waits, escalating to SIGKILL after a grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TextIO
+
+log = logging.getLogger("unity.supervisor")
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One child: a short name for the log prefix, its command line and extra environment."""
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+class Supervisor:
+    """Starts children, relays their output line by line, and stops them all together."""
+
+    def __init__(
+        self, specs: Sequence[ProcessSpec], *, out: TextIO | None = None, grace: float = 30.0
+    ) -> None:
+        self.specs = list(specs)
+        self.out = out or sys.stdout
+        self.grace = grace
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._stop = threading.Event()
+        self._write_lock = threading.Lock()
+        self._width = max((len(s.name) for s in self.specs), default=0)
+
+    def start(self) -> None:
+        for spec in self.specs:
+            env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
+            child = subprocess.Popen(
+                list(spec.argv),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+            self.children[spec.name] = child
+            assert child.stdout is not None
+            threading.Thread(
+                target=self._relay, args=(spec.name, child.stdout), daemon=True
+            ).start()
+            self.say(spec.name, f"started (pid {child.pid}): {' '.join(spec.argv)}")
+
+    def say(self, name: str, line: str) -> None:
+        with self._write_lock:
+            self.out.write(f"{name.ljust(self._width)} | {line}\n")
+            self.out.flush()
+
+    def _relay(self, name: str, stream: IO[bytes]) -> None:
+        for raw in iter(stream.readline, b""):
+            self.say(name, raw.decode(errors="replace").rstrip())
+        stream.close()
+
+    def request_stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def wait(self) -> int:
+        """Block until a stop is requested or a child exits; then stop everything.
+
+        Returns 0 after a requested stop in which every child exited cleanly, else 1.
+        """
+        failed: str | None = None
+        while not self._stop.is_set():
+            for name, child in self.children.items():
+                if child.poll() is not None:
+                    failed = name
+                    self.say(name, f"exited unexpectedly with status {child.returncode}")
+                    break
+            if failed:
+                break
+            self._stop.wait(0.5)
+        codes = self.stop()
+        if failed:
+            return 1
+        return 0 if all(code in (0, -signal.SIGTERM) for code in codes.values()) else 1
+
+    def stop(self) -> dict[str, int]:
+        """SIGTERM every live child, wait up to `grace`, then SIGKILL what is left."""
+        for name, child in self.children.items():
+            if child.poll() is None:
+                self.say(name, "stopping")
+                _signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace
+        for name, child in self.children.items():
+            try:
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.say(name, f"did not stop within {self.grace:g} s; killing it")
+                _signal_group(child, signal.SIGKILL)
+                child.wait()
+        codes = {name: child.returncode for name, child in self.children.items()}
+        for name, code in codes.items():
+            self.say(name, f"stopped (status {code})")
+        return codes
+
+    def run(self) -> int:
+        """start() + wait(), with SIGINT/SIGTERM turned into a clean shared stop."""
+        previous = {
+            sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            self.start()
+            return self.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(child.pid, sig)
+    except ProcessLookupError:
+        pass
