@@ -38,7 +38,7 @@ import psycopg
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-from unity_core.storage.batch import MetricRow, prepare
+from unity_core.storage.batch import MetricRow, distinct_series, prepare
 from unity_core.storage.engine import make_engine, make_sessionmaker, translate_errors
 from unity_core.storage.migrate import upgrade
 from unity_core.storage.write import write_batch
@@ -108,7 +108,8 @@ def staged_run(engine: Engine, rows: Sequence[MetricRow]) -> None:
     for chunk in batches(rows):
         with sessions() as session:
             with translate_errors("bench"):
-                pg_writer.write(session, prepare(chunk), strategy="staged")
+                rows = prepare(chunk)
+                pg_writer.write(session, rows, distinct_series(rows), strategy="staged")
             session.commit()
 
 

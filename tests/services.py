@@ -128,8 +128,10 @@ def _migrate(url: str) -> None:
 
 def truncate_all(engine: Engine) -> None:
     """Empty every Unity table, children first, keeping the schema (and partitions) in place."""
+    from unity_core.storage.catalog import forget_known_series
     from unity_core.storage.models import Base
 
+    forget_known_series()
     names = set(inspect(engine).get_table_names())
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):

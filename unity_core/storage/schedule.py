@@ -162,36 +162,49 @@ def plan_schedule(session: Session, now: datetime, collection: CollectionSetting
         if health == PAUSED:
             continue
         try:
-            schedule = schedule_for(
-                plugin.plugin_id,
-                interval=plugin.interval_seconds,
-                cron=plugin.cron,
-                timezone=plugin.timezone,
-                default_interval=collection.default_interval,
-            )
-        except ValueError as error:
+            position = _position(plugin, failures or 0, health, last_slot, now, collection)
+        except ValueError as error:  # one bad row must not stop every other plugin
             invalid[plugin.plugin_id] = str(error)
             continue
-        failures = failures or 0
-        backoff = plugin.retry_backoff or collection.retry_backoff
-        slot = latest_slot_at_or_before(schedule, now)
-        earliest = None if last_slot is None else due_after(schedule, last_slot, failures, backoff)
-        if slot is None or (earliest is not None and slot < earliest):
-            wakeups.append(earliest or next_slot_after(schedule, now))
-            continue
-        entry = DueEntry(
-            plugin=plugin,
-            schedule=schedule,
-            slot=slot,
-            expires=slot + slot_length(schedule, slot),
-            next_due=due_after(schedule, slot, failures, backoff),
-            last_slot=last_slot,
-            consecutive_failures=failures,
-            health_status=health,
-        )
-        due.append(entry)
-        wakeups.append(entry.next_due)
+        if isinstance(position, DueEntry):
+            due.append(position)
+            wakeups.append(position.next_due)
+        else:
+            wakeups.append(position)
     return SchedulePlan(due=due, next_wakeup=min(wakeups, default=None), invalid=invalid)
+
+
+def _position(
+    plugin: Plugin,
+    failures: int,
+    health: str | None,
+    last_slot: datetime | None,
+    now: datetime,
+    collection: CollectionSettings,
+) -> DueEntry | datetime:
+    """The entry to dispatch now, or when the plugin becomes due. ValueError: bad timing."""
+    schedule = schedule_for(
+        plugin.plugin_id,
+        interval=plugin.interval_seconds,
+        cron=plugin.cron,
+        timezone=plugin.timezone,
+        default_interval=collection.default_interval,
+    )
+    backoff = plugin.retry_backoff or collection.retry_backoff
+    slot = latest_slot_at_or_before(schedule, now)
+    earliest = None if last_slot is None else due_after(schedule, last_slot, failures, backoff)
+    if slot is None or (earliest is not None and slot < earliest):
+        return earliest or next_slot_after(schedule, now)
+    return DueEntry(
+        plugin=plugin,
+        schedule=schedule,
+        slot=slot,
+        expires=slot + slot_length(schedule, slot),
+        next_due=due_after(schedule, slot, failures, backoff),
+        last_slot=last_slot,
+        consecutive_failures=failures,
+        health_status=health,
+    )
 
 
 def due_plugins(session: Session, now: datetime, collection: CollectionSettings) -> list[DueEntry]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from unity_core.storage.batch import MetricRow, prepare
+from unity_core.storage.catalog import remember_on_commit, series_to_register
 from unity_core.storage.engine import translate_errors
 from unity_core.storage.models import Plugin, PluginStatus
 from unity_core.storage.types import utcnow
@@ -49,7 +50,10 @@ def write_batch(session: Session, rows: Sequence[MetricRow]) -> int:
     if not prepared:
         return 0
     with translate_errors(f"writing a batch of {len(prepared)} metric rows"):
-        return write_metrics(session, prepared)
+        series = series_to_register(session, prepared)
+        inserted = write_metrics(session, prepared, series)
+    remember_on_commit(session, series)
+    return inserted
 
 
 def register_plugin(

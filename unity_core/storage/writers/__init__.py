@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from unity_core.storage.batch import MetricRow
 
-Writer = Callable[[Session, Sequence[MetricRow]], int]
+#: (session, prepared rows, the series among them to add to the catalog) -> rows inserted
+Writer = Callable[[Session, Sequence[MetricRow], Sequence[MetricRow]], int]
 
 __all__ = [
     "Writer",
@@ -38,10 +39,12 @@ def writer_for(dialect_name: str) -> Writer:
     raise ValueError(f"no metric writer for database dialect {dialect_name!r}")
 
 
-def write_metrics(session: Session, rows: Sequence[MetricRow]) -> int:
+def write_metrics(
+    session: Session, rows: Sequence[MetricRow], series: Sequence[MetricRow]
+) -> int:
     """Write prepared rows (see `batch.prepare`) with the session's dialect; rows inserted.
 
     Idempotent and never commits. Errors are the driver's, wrapped by SQLAlchemy; the
     public `write.write_batch` translates them into Unity's storage errors.
     """
-    return writer_for(session.get_bind().dialect.name)(session, rows)
+    return writer_for(session.get_bind().dialect.name)(session, rows, series)

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 from unity_core.storage.batch import (
     METRIC_COLUMNS,
     MetricRow,
-    distinct_series,
     tags_json,
     value_json,
 )
@@ -46,7 +45,7 @@ _COUNT_DUPLICATE = (
 )
 
 
-def write(session: Session, rows: Sequence[MetricRow]) -> int:
+def write(session: Session, rows: Sequence[MetricRow], catalog: Sequence[MetricRow]) -> int:
     """Insert prepared rows (checked, unique, sorted) and their series; return rows inserted.
 
     Idempotent: rows already stored are left untouched and not counted. One statement per
@@ -71,7 +70,7 @@ def write(session: Session, rows: Sequence[MetricRow]) -> int:
     tags_of = {m[1]: m[6] for m in metrics}  # serialise each series' tags once
     series = [
         (s.series_key, s.plugin_id, s.metric_name, tags_of[s.series_key], now)
-        for s in distinct_series(rows)
+        for s in catalog
     ]
     connection = session.connection()
     for chunk in _chunks(series, json_at=(3,)):

@@ -63,7 +63,6 @@ from sqlalchemy.orm import Session
 from unity_core.storage.batch import (
     METRIC_COLUMNS,
     MetricRow,
-    distinct_series,
     tags_json,
     value_json,
 )
@@ -103,7 +102,13 @@ _known_days: set[tuple[str, date]] = set()
 Encoded = tuple[Any, str, str, str, str, float | None, str | None]
 
 
-def write(session: Session, rows: Sequence[MetricRow], *, strategy: Strategy = "optimistic") -> int:
+def write(
+    session: Session,
+    rows: Sequence[MetricRow],
+    new_series: Sequence[MetricRow],
+    *,
+    strategy: Strategy = "optimistic",
+) -> int:
     """Insert prepared rows (checked, unique, sorted) and their series; return rows inserted.
 
     Idempotent: rows whose (series_key, time) is already stored are skipped and not counted.
@@ -114,8 +119,11 @@ def write(session: Session, rows: Sequence[MetricRow], *, strategy: Strategy = "
     """
     if not rows:
         return 0
-    series = distinct_series(rows)
-    catalog = json.dumps([[s.series_key, s.plugin_id, s.metric_name, s.tags] for s in series])
+    catalog = (
+        json.dumps([[s.series_key, s.plugin_id, s.metric_name, s.tags] for s in new_series])
+        if new_series
+        else None
+    )
     connection = session.connection()
     days = {(t if t.tzinfo is UTC else t.astimezone(UTC)).date() for t in (r.time for r in rows)}
     _ensure_days(connection, days, force=False)
@@ -130,7 +138,10 @@ def write(session: Session, rows: Sequence[MetricRow], *, strategy: Strategy = "
 
 
 def _write_once(
-    raw: psycopg.Connection[Any], rows: Sequence[MetricRow], catalog: str, strategy: Strategy
+    raw: psycopg.Connection[Any],
+    rows: Sequence[MetricRow],
+    catalog: str | None,
+    strategy: Strategy,
 ) -> int:
     """Series and rows inside one savepoint; on any failure roll back to it and re-raise."""
     with raw.cursor() as cursor:
@@ -139,7 +150,8 @@ def _write_once(
             # while this process serialises the rows (2 cores: ~6 ms per batch hidden).
             with raw.pipeline():
                 cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
-                cursor.execute(_UPSERT_SERIES, (utcnow(), catalog))
+                if catalog is not None:
+                    cursor.execute(_UPSERT_SERIES, (utcnow(), catalog))
                 encoded = _encode(rows)
             if strategy == "staged":
                 inserted = _copy_via_staging(cursor, encoded)
@@ -150,7 +162,8 @@ def _write_once(
                     # Some rows are stored already. Going back to the savepoint undoes the
                     # catalog upsert too (one subtransaction per call, not two), so resend it.
                     cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-                    cursor.execute(_UPSERT_SERIES, (utcnow(), catalog))
+                    if catalog is not None:
+                        cursor.execute(_UPSERT_SERIES, (utcnow(), catalog))
                     inserted = _copy_via_staging(cursor, encoded)
         except BaseException:
             _rollback_to_savepoint(raw)

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from unity_core.storage.batch import (
     METRIC_COLUMNS,
     MetricRow,
-    distinct_series,
     tags_json,
     value_json,
 )
@@ -33,7 +32,7 @@ _INSERT_SERIES = (
 )
 
 
-def write(session: Session, rows: Sequence[MetricRow]) -> int:
+def write(session: Session, rows: Sequence[MetricRow], catalog: Sequence[MetricRow]) -> int:
     """Insert prepared rows (checked, unique, sorted) and their series; return rows inserted.
 
     Idempotent: conflicting rows are skipped and not counted (the count is SQLite's
@@ -67,9 +66,10 @@ def write(session: Session, rows: Sequence[MetricRow]) -> int:
     tags_of = {m[1]: m[6] for m in metrics}  # serialise each series' tags once
     series = [
         (s.series_key, s.plugin_id, s.metric_name, tags_of[s.series_key], now)
-        for s in distinct_series(rows)
+        for s in catalog
     ]
     connection = session.connection()  # BEGIN IMMEDIATE: the write lock, only once encoded
-    connection.exec_driver_sql(_INSERT_SERIES, series)
+    if series:
+        connection.exec_driver_sql(_INSERT_SERIES, series)
     result = connection.exec_driver_sql(_INSERT_METRICS, metrics)
     return int(result.rowcount)
