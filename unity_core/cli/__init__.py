@@ -1,22 +1,47 @@
 """The `unity` command: a click group of core commands plus those other layers contribute.
 
-`unity_workers` and `unity_api` add theirs (`worker`, `beat`, `flower`, `api`) through the
-`unity.commands` entry-point group, so unity_core never imports Celery or Flask.
+`unity_workers` and `unity_api` add theirs (`worker`, `beat`, `flower`, `api`, …) through the
+`unity.commands` entry-point group. They are loaded only when asked for, so importing this
+module (or running a core command) never imports Celery or Flask.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 import click
 
 from unity_core import __version__
+from unity_core.cli.collect import collect
 from unity_core.cli.config import config
 from unity_core.cli.db import db
+from unity_core.cli.plugins import plugins
+from unity_core.cli.status import status
 from unity_core.cli.up import up
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _contributed() -> dict[str, EntryPoint]:
+    return {point.name: point for point in entry_points(group="unity.commands")}
+
+
+class UnityGroup(click.Group):
+    """A group whose contributed commands are imported on first use, not at start-up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(_contributed()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        point = _contributed().get(cmd_name)
+        if point is None:
+            return None
+        loaded = point.load()
+        return loaded if isinstance(loaded, click.Command) else None
+
+
+@click.group(cls=UnityGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -32,9 +57,5 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj["config_path"] = config_path
 
 
-main.add_command(config)
-main.add_command(db)
-main.add_command(up)
-
-for _ep in entry_points(group="unity.commands"):
-    main.add_command(_ep.load(), _ep.name)
+for _command in (config, db, plugins, collect, status, up):
+    main.add_command(_command)

@@ -1,0 +1,1 @@
+"""Tests of the system plugin against this machine."""

@@ -1,0 +1,221 @@
+"""The system plugin collecting from this machine for real, through the test helpers and runner."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import yaml
+from unity_plugins.system import SystemPlugin
+from unity_plugins.system import plugin as system_module
+
+from unity_core.plugins.registry import check_plugin_class, discover, validate_config
+from unity_core.plugins.runner import run_plugin
+from unity_core.plugins.sdk import Collection, Metric, MetricType
+from unity_core.plugins.testing import RecordingAccumulator, collect
+
+HERE = Path(__file__).resolve().parent.parent
+SLOT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def acc() -> RecordingAccumulator:
+    """One real collection with the default configuration."""
+    return collect(SystemPlugin)
+
+
+def test_every_declared_metric_is_collected_with_its_declared_unit_and_type(
+    acc: RecordingAccumulator,
+) -> None:
+    # Given a real collection on this machine (which has a root file system and interfaces)
+    # When comparing it with the declared metrics
+    declared = {spec.name: spec for spec in SystemPlugin.metrics}
+    # Then every declared metric appears, and nothing undeclared does
+    assert acc.names() == set(declared)
+    for metric in acc.metrics:
+        spec = declared[metric.name]
+        assert (metric.unit, metric.type) == (spec.unit, spec.type), metric
+        assert set(metric.tags) <= set(spec.tags), metric
+    acc.assert_no_errors()
+
+
+def test_values_are_plausible_numbers_within_their_declared_ranges(
+    acc: RecordingAccumulator,
+) -> None:
+    # Given a real collection / When checking each value against its spec
+    for metric in acc.metrics:
+        spec = SystemPlugin.spec(metric.name)
+        assert spec is not None
+        # Then each is a finite number within its bounds
+        assert isinstance(metric.value, int | float) and not isinstance(metric.value, bool)
+        assert spec.minimum is None or metric.value >= spec.minimum, metric
+        assert spec.maximum is None or metric.value <= spec.maximum, metric
+    # And the figures agree with what psutil says directly
+    memory = psutil.virtual_memory()
+    acc.assert_metric("memory_total", value=memory.total)
+    acc.assert_metric("boot_time", value=psutil.boot_time())
+    uptime = acc.assert_metric("uptime_seconds").value
+    assert 0 < uptime < datetime.now(UTC).timestamp() - psutil.boot_time() + 60
+
+
+def test_cpu_is_reported_overall_and_per_cpu(acc: RecordingAccumulator) -> None:
+    # Given a real collection with percpu on (the default)
+    cpus = psutil.cpu_count()
+    assert cpus
+    # When looking at cpu_percent / Then there is one untagged figure and one per CPU
+    per_cpu = [m for m in acc.find("cpu_percent") if "cpu" in m.tags]
+    assert sorted(m.tags["cpu"] for m in per_cpu) == sorted(str(n) for n in range(cpus))
+    assert len([m for m in acc.find("cpu_percent") if not m.tags]) == 1
+    for name in ("load1", "load5", "load15"):
+        acc.assert_metric(name, unit="count")
+
+
+def test_real_disks_are_reported_and_pseudo_file_systems_skipped(
+    acc: RecordingAccumulator,
+) -> None:
+    # Given the machine's mounted partitions
+    expected = {
+        p.mountpoint
+        for p in psutil.disk_partitions(all=False)
+        if p.fstype not in system_module.PSEUDO_FILESYSTEMS
+    }
+    # When looking at the disks collected
+    reported = {m.tags["mountpoint"]: m for m in acc.find("disk_percent")}
+    # Then exactly those are there, with their fstype, and the root one among them
+    assert set(reported) == expected
+    assert "/" in reported
+    assert all(m.tags["fstype"] not in system_module.PSEUDO_FILESYSTEMS for m in reported.values())
+    total = acc.assert_metric("disk_total", {"mountpoint": "/"}).value
+    used = acc.assert_metric("disk_used", {"mountpoint": "/"}).value
+    assert 0 < used < total
+
+
+def test_network_counters_are_per_interface(acc: RecordingAccumulator) -> None:
+    # Given the machine's interfaces
+    interfaces = set(psutil.net_io_counters(pernic=True))
+    # When looking at the counters / Then each interface has all six, as counters
+    for name in ("bytes_sent", "bytes_recv", "packets_sent", "packets_recv", "errin", "errout"):
+        found = acc.find(f"net_{name}")
+        assert {m.tags["interface"] for m in found} == interfaces
+        assert {m.type for m in found} == {MetricType.COUNTER}
+
+
+def test_filters_and_percpu_shape_what_is_collected() -> None:
+    # Given filters that keep only loopback and no disk, and percpu off
+    config = {
+        "percpu": False,
+        "interfaces": {"include": ["l*"], "exclude": ["eth*"]},
+        "mountpoints": {"exclude": ["*"]},
+    }
+    # When collecting
+    acc = collect(SystemPlugin, config)
+    # Then only what the filters let through is there
+    assert {m.tags["interface"] for m in acc.find("net_bytes_sent")} == {"lo"}
+    acc.assert_no_metric("disk_percent")
+    assert [m.tags for m in acc.find("cpu_percent")] == [{}]
+
+
+def test_cpu_is_measured_since_the_previous_run_without_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an instance that has run once in this process
+    waits: list[float] = []
+    monkeypatch.setattr(system_module.time, "sleep", waits.append)
+    first = SystemPlugin(validate_config(SystemPlugin, "cpu-probe", {}), instance_id="cpu-probe")
+    run_plugin(first, SLOT, timeout=10)
+    first_waits = list(waits)
+    # (a minute passes: the sleep above was not real, so age the stored sample instead)
+    sample = system_module._cpu_samples["cpu-probe"]
+    system_module._cpu_samples["cpu-probe"] = sample._replace(at=sample.at - 60)
+    # When it runs again
+    second = SystemPlugin(validate_config(SystemPlugin, "cpu-probe", {}), instance_id="cpu-probe")
+    collection = run_plugin(second, SLOT, timeout=10)
+    # Then only the first run waited (for the short minimum window), the second did not
+    assert len(first_waits) == 1 and 0 < first_waits[0] <= system_module.MIN_CPU_WINDOW
+    assert waits == first_waits
+    assert 0 <= collection.first("cpu_percent") <= 100
+
+
+def test_a_fixed_cpu_interval_measures_over_that_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given cpu_interval set / When collecting
+    waits: list[float] = []
+    monkeypatch.setattr(system_module.time, "sleep", waits.append)
+    collect(SystemPlugin, {"cpu_interval": 0.5})
+    # Then the run measured over exactly that window
+    assert waits == [0.5]
+
+
+def test_bad_options_are_refused_by_the_schema() -> None:
+    # Given options of the wrong types / When validated / Then each is named
+    with pytest.raises(Exception, match=r"config\.cpu_interval") as error:
+        validate_config(SystemPlugin, "system", {"cpu_interval": 10, "percpu": "often"})
+    assert "config.percpu: Not a valid boolean." in str(error.value)
+
+
+def test_summary_is_one_human_sentence() -> None:
+    # Given a collection with the headline figures
+    metrics = [
+        Metric("cpu_percent", 12.4),
+        Metric("cpu_percent", 80.0, {"cpu": "1"}),
+        Metric("memory_percent", 43.0),
+        Metric("memory_total", 23.4 * 2**30),
+        Metric("disk_percent", 61.2, {"mountpoint": "/"}),
+        Metric("disk_percent", 90.5, {"mountpoint": "/srv"}),
+        Metric("uptime_seconds", 3 * 86400 + 7200),
+    ]
+    collection = Collection("system", SLOT, metrics)
+    # When summarised / Then it reads as the design's example, adding the fullest disk
+    summary = SystemPlugin().summary(collection)
+    assert summary == "CPU 12%, memory 43% of 23.4 GiB, disk / 61%, /srv 90%, up 3 days"
+    assert SystemPlugin().summary(Collection("system", SLOT)) == "no system metrics collected"
+
+
+def test_the_plugin_class_passes_discovery_checks() -> None:
+    # Given / When checked as discovery does / Then nothing is wrong with it
+    assert check_plugin_class(SystemPlugin) is None
+    assert (SystemPlugin.id, SystemPlugin.name) == ("system", "System")
+
+
+def test_readme_embeds_sample_yaml_and_lists_every_metric() -> None:
+    # Given the README and the sample
+    readme = (HERE / "README.md").read_text(encoding="utf-8")
+    sample = (HERE / "sample.yaml").read_text(encoding="utf-8")
+    # When reading the README's Configuration block and Metrics table
+    block = re.search(r"## Configuration\n\n```yaml\n(.*?)```", readme, re.S)
+    rows = re.findall(r"^\| (\w+) \| (\w+) \| (gauge|counter) \| ([\w, -]+) \|$", readme, re.M)
+    # Then the block is the sample byte for byte and the table matches the declarations
+    assert block is not None and block.group(1) == sample
+    declared = [
+        (s.name, s.unit, s.type.value, ", ".join(s.tags) or "-") for s in SystemPlugin.metrics
+    ]
+    assert rows == declared
+
+
+def test_sample_yaml_defaults_are_the_schemas_defaults() -> None:
+    # Given the sample with every commented key uncommented
+    sample = (HERE / "sample.yaml").read_text(encoding="utf-8")
+    uncommented = re.sub(r"^(\s*)# (?!#)(\s*[\w-]+:)", r"\1\2", sample, flags=re.M)
+    entry: dict[str, Any] = yaml.safe_load(uncommented)["plugins"][0]
+    # When its config is validated / Then it equals the defaults the schema fills in
+    assert validate_config(SystemPlugin, "system", entry["config"]) == validate_config(
+        SystemPlugin, "system", {}
+    )
+    assert entry["config"] == validate_config(SystemPlugin, "system", {})
+    # And every commented key line is preceded by a one-sentence explanation ending in a period
+    lines = sample.splitlines()
+    for n, line in enumerate(lines):
+        if re.match(r"^\s*# [\w]+: ", line) and not line.strip().startswith("# mountpoints"):
+            assert lines[n - 1].rstrip().endswith("."), line
+
+
+def test_system_is_installed_under_the_unity_plugins_entry_point() -> None:
+    # Given the installed distribution (pyproject: [project.entry-points."unity.plugins"])
+    # When discovering without a plugins_dir
+    found = discover()
+    # Then system comes from its entry point
+    assert found.classes.get("system") is SystemPlugin, found.errors
+    assert found.sources["system"] == "entry point system = unity_plugins.system:SystemPlugin"

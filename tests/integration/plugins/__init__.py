@@ -1,0 +1,1 @@
+"""Tests of the plugin registry and `unity plugins` on real databases."""
