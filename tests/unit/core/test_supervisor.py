@@ -17,7 +17,7 @@ SLEEPER = (
 )
 
 
-def _wait_for(predicate: object, timeout: float = 10.0) -> None:
+def _wait_for(predicate: object, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():  # type: ignore[operator]
@@ -40,7 +40,7 @@ def test_stop_request_reaches_every_child_and_their_output_is_prefixed() -> None
     waiter = threading.Thread(target=lambda: setattr(supervisor, "code", supervisor.wait()))
     waiter.start()
     supervisor.request_stop()
-    waiter.join(20)
+    waiter.join(60)
     # Then each child got SIGTERM, ran its shutdown and exited cleanly
     text = out.getvalue()
     assert "beat   | flushing" in text
