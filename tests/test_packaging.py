@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import venv
@@ -18,6 +19,16 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # Build from a copy: setuptools writes unity.egg-info into the source tree, and a stale
+    # one in the checkout would shadow the installed entry points for every later test.
+    source = tmp_path_factory.mktemp("source") / "unity"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "data", "*.egg-info", "__pycache__", ".*_cache", "build", "dist"
+        ),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -29,7 +40,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-q",
             "-w",
             str(out),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,

@@ -7,6 +7,7 @@ module (or running a core command) never imports Celery or Flask.
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import EntryPoint, entry_points
 
 import click
@@ -55,6 +56,10 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     """Unity: collect what your homelab says, keep it in your database, serve it."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    if config_path:
+        # Children (`unity up`), Celery's config module and plugins that read the settings
+        # themselves must all see the file this command was given.
+        os.environ["UNITY_CONFIG"] = os.path.abspath(config_path)
 
 
 for _command in (config, db, plugins, collect, status, up):

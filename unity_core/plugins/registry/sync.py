@@ -27,7 +27,7 @@ from unity_core.storage.models import Plugin as PluginRow
 __all__ = ["ENABLED_BY_DEFAULT", "SyncReport", "keys_from_file", "sync_registry"]
 
 #: Plugins whose default instance starts enabled: those that need no configuration.
-ENABLED_BY_DEFAULT = frozenset({"system"})
+ENABLED_BY_DEFAULT = frozenset({"system", "unity"})
 
 # Framework keys of a plugins[] entry -> the column each sets.
 _COLUMNS = {

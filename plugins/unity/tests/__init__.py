@@ -1,0 +1,1 @@
+"""Tests of the unity plugin against real databases, Redis and broker folders."""
