@@ -1,12 +1,15 @@
 """Runs Unity's processes side by side for `unity up`: prefixed logs, clean shared shutdown.
 
 Each child gets its own process group so a Ctrl-C in the terminal reaches the supervisor
-only; the supervisor then forwards SIGTERM (Celery's warm shutdown, which flushes batches
-and restores unacknowledged messages) and waits, escalating to SIGKILL after a grace period.
+only; the supervisor then sends SIGTERM to each child itself — not to its group, since a
+Celery worker's pool processes must be stopped by their parent's warm shutdown (which
+flushes batches and restores unacknowledged messages), not shot from outside — and waits,
+escalating to SIGKILL of the whole group after a grace period.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -34,11 +37,18 @@ class Supervisor:
     """Starts children, relays their output line by line, and stops them all together."""
 
     def __init__(
-        self, specs: Sequence[ProcessSpec], *, out: TextIO | None = None, grace: float = 30.0
+        self,
+        specs: Sequence[ProcessSpec],
+        *,
+        out: TextIO | None = None,
+        grace: float = 30.0,
+        prefix: str = "{name} | ",
     ) -> None:
         self.specs = list(specs)
         self.out = out or sys.stdout
         self.grace = grace
+        self.prefix = prefix
+        self._writable = True
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self._stop = threading.Event()
         self._write_lock = threading.Lock()
@@ -54,6 +64,7 @@ class Supervisor:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # runs in the child before exec
             )
             self.children[spec.name] = child
             assert child.stdout is not None
@@ -63,9 +74,16 @@ class Supervisor:
             self.say(spec.name, f"started (pid {child.pid}): {' '.join(spec.argv)}")
 
     def say(self, name: str, line: str) -> None:
+        # If our own output goes away (closed terminal, dead pipe), keep draining the
+        # children's pipes anyway so none of them ever blocks on a full one.
+        if not self._writable:
+            return
         with self._write_lock:
-            self.out.write(f"{name.ljust(self._width)} | {line}\n")
-            self.out.flush()
+            try:
+                self.out.write(self.prefix.format(name=name.ljust(self._width)) + line + "\n")
+                self.out.flush()
+            except (OSError, ValueError):
+                self._writable = False
 
     def _relay(self, name: str, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):
@@ -100,7 +118,7 @@ class Supervisor:
         for name, child in self.children.items():
             if child.poll() is None:
                 self.say(name, "stopping")
-                _signal_group(child, signal.SIGTERM)
+                child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + self.grace
         for name, child in self.children.items():
             try:
@@ -125,6 +143,16 @@ class Supervisor:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _die_with_parent() -> None:
+    # Linux: a child gets SIGTERM when the supervisor dies (even by SIGKILL), so no worker
+    # is ever orphaned. Elsewhere this is a no-op.
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:

@@ -25,7 +25,7 @@ def _send_to_workers(settings: Any, plugin_id: str) -> str:
     for point in entry_points(group="unity.dispatch"):
         if point.name == "collect":
             send = point.load()
-            return str(send(settings, plugin_id))
+            return str(send(plugin_id, settings))
     raise click.ClickException("no worker layer installed to send collections to (unity_workers)")
 
 

@@ -39,9 +39,7 @@ def writer_for(dialect_name: str) -> Writer:
     raise ValueError(f"no metric writer for database dialect {dialect_name!r}")
 
 
-def write_metrics(
-    session: Session, rows: Sequence[MetricRow], series: Sequence[MetricRow]
-) -> int:
+def write_metrics(session: Session, rows: Sequence[MetricRow], series: Sequence[MetricRow]) -> int:
     """Write prepared rows (see `batch.prepare`) with the session's dialect; rows inserted.
 
     Idempotent and never commits. Errors are the driver's, wrapped by SQLAlchemy; the

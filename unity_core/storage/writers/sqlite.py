@@ -65,8 +65,7 @@ def write(session: Session, rows: Sequence[MetricRow], catalog: Sequence[MetricR
     now = created_of(utcnow())
     tags_of = {m[1]: m[6] for m in metrics}  # serialise each series' tags once
     series = [
-        (s.series_key, s.plugin_id, s.metric_name, tags_of[s.series_key], now)
-        for s in catalog
+        (s.series_key, s.plugin_id, s.metric_name, tags_of[s.series_key], now) for s in catalog
     ]
     connection = session.connection()  # BEGIN IMMEDIATE: the write lock, only once encoded
     if series:

@@ -1,0 +1,139 @@
+"""What a worker process opens once and reuses: settings, engine, sessions, cache, plugins, DLQ.
+
+Connections are created lazily on first use *in the process that uses it*: a prefork child
+never inherits a connection pool from its parent (sockets shared across fork corrupt each
+other's traffic). `reset()` runs in `worker_process_init` and drops anything inherited
+except the settings and the discovered plugin classes, which the main process loads once
+before forking so a child's first collection does not pay for the imports.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from unity_core.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from unity_workers.dlq import DeadLetters
+
+
+@dataclass
+class _Resources:
+    pid: int = field(default_factory=os.getpid)
+    settings: Settings | None = None
+    engine: Engine | None = None
+    sessions: sessionmaker[Session] | None = None
+    cache: Any = None
+    discovery: Any = None
+    dead_letters: DeadLetters | None = None
+
+
+_lock = threading.Lock()
+_current = _Resources()
+
+
+def _mine() -> _Resources:
+    global _current
+    if _current.pid != os.getpid():
+        # Forked since these were made: forget the connections without closing the
+        # parent's sockets; settings and discovered plugin classes hold none, so keep them.
+        if _current.engine is not None:
+            _current.engine.dispose(close=False)
+        _current = _Resources(settings=_current.settings, discovery=_current.discovery)
+    return _current
+
+
+def settings() -> Settings:
+    """The configuration this process runs with (UNITY_CONFIG and UNITY_* honoured)."""
+    res = _mine()
+    if res.settings is None:
+        res.settings = load_settings()
+    return res.settings
+
+
+def sessions() -> sessionmaker[Session]:
+    """This process's sessionmaker on the configured database."""
+    res = _mine()
+    with _lock:
+        if res.sessions is None:
+            from unity_core.storage import make_engine, make_sessionmaker
+
+            db = settings().database
+            res.engine = make_engine(
+                db.url,
+                pool_size=db.pool_size,
+                max_overflow=db.max_overflow,
+                pool_timeout=db.pool_timeout,
+                pool_recycle=db.pool_recycle,
+                connect_timeout=db.connect_timeout,
+            )
+            res.sessions = make_sessionmaker(res.engine)
+        return res.sessions
+
+
+def engine() -> Engine:
+    sessions()
+    engine = _mine().engine
+    assert engine is not None
+    return engine
+
+
+def cache() -> Any:
+    """This process's cache (a null cache when none is configured; never raises on use)."""
+    res = _mine()
+    with _lock:
+        if res.cache is None:
+            from unity_core.cache import make_cache
+
+            res.cache = make_cache(settings())
+        return res.cache
+
+
+def discovery() -> Any:
+    """The plugins installed and found in collection.plugins_dir, discovered once."""
+    res = _mine()
+    with _lock:
+        if res.discovery is None:
+            from unity_core.plugins.registry import discover
+
+            res.discovery = discover(settings().collection.plugins_dir)
+        return res.discovery
+
+
+def dead_letters() -> DeadLetters:
+    res = _mine()
+    with _lock:
+        if res.dead_letters is None:
+            from unity_workers.dlq import dlq_for
+
+            res.dead_letters = dlq_for(settings())
+        return res.dead_letters
+
+
+def worker_host() -> str:
+    """The name this worker reports in plugin_status.worker_host and the `worker_host` tag."""
+    return socket.gethostname()
+
+
+def reset() -> None:
+    """Drop what this process inherited from its parent (after fork)."""
+    _mine()
+
+
+def close() -> None:
+    """Release connections at process exit; the next use opens new ones."""
+    global _current
+    res = _mine()
+    if res.engine is not None:
+        res.engine.dispose()
+    close_dlq = getattr(res.dead_letters, "close", None)
+    if close_dlq is not None:
+        close_dlq()
+    _current = _Resources()
