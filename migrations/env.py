@@ -16,7 +16,7 @@ config = context.config
 target_metadata = Base.metadata
 
 #: Objects that exist only on one dialect or layout and are not in the portable models.
-_DIALECT_EXTRAS = {"ix_plugin_metrics_tags", "ix_plugin_metrics_time_brin"}
+_DIALECT_EXTRAS = {"ix_metric_series_tags", "ix_plugin_metrics_time_brin"}
 
 
 def include_object(

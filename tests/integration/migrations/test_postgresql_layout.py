@@ -35,13 +35,21 @@ def test_without_timescaledb_plugin_metrics_is_partitioned_by_day_with_partition
         # And partitions exist from yesterday to two days ahead
         wanted = {today + timedelta(days=n) for n in range(-1, 3)}
         assert wanted <= partitions.existing_days(conn)
-        # And the design's GIN index on tags and a BRIN time index are there
+        # And a BRIN time index is there, and the design's GIN index on tags serves tag
+        # filters from the series catalog
         indexes = set(
             conn.execute(
-                text("SELECT indexname FROM pg_indexes WHERE tablename = 'plugin_metrics'")
+                text(
+                    "SELECT indexname FROM pg_indexes "
+                    "WHERE tablename IN ('plugin_metrics', 'metric_series')"
+                )
             ).scalars()
         )
-    assert {"ix_plugin_metrics_tags", "ix_plugin_metrics_time_brin", "pk_plugin_metrics"} <= indexes
+        gin = conn.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_metric_series_tags'")
+        ).scalar()
+    assert {"ix_metric_series_tags", "ix_plugin_metrics_time_brin", "pk_plugin_metrics"} <= indexes
+    assert gin is not None and "USING gin (tags)" in gin
 
 
 def test_ensure_partitions_creates_missing_days_once_under_concurrency(pg: Engine) -> None:

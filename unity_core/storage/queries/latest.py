@@ -29,7 +29,7 @@ def latest(
     PostgreSQL uses CROSS JOIN LATERAL … ORDER BY time DESC LIMIT 1, MariaDB and SQLite a
     correlated subquery for the newest time of each series (MariaDB 10.11 has no LATERAL).
     """
-    filters = tag_conditions(tags)
+    filters = tag_conditions(tags, session.get_bind().dialect.name)
     if plugin_id is not None:
         filters.append(MetricSeries.plugin_id == plugin_id)
     if metric_name is not None:

@@ -119,7 +119,7 @@ def _catalog(
         select(MetricSeries.series_key, MetricSeries.tags).where(
             MetricSeries.plugin_id == plugin_id,
             MetricSeries.metric_name == metric_name,
-            *tag_conditions(tags),
+            *tag_conditions(tags, session.get_bind().dialect.name),
         )
     )
     return {row.series_key: dict(row.tags or {}) for row in rows}

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, cast, extract, func, literal
+from sqlalchemy import BigInteger, ColumnElement, Integer, cast, extract, func, literal, type_coerce
 from sqlalchemy import literal_column as sql_keyword
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute
 
 from unity_core.storage.models import MetricSeries
@@ -50,18 +51,22 @@ def from_epoch(seconds: int | float | Any) -> datetime:
     return datetime.fromtimestamp(int(seconds), UTC)
 
 
-def tag_conditions(tags: Mapping[str, Any] | None) -> list[ColumnElement[bool]]:
+def tag_conditions(tags: Mapping[str, Any] | None, dialect: str = "") -> list[ColumnElement[bool]]:
     """Equality conditions on metric_series.tags, one per key; keys and values are bound.
 
     Values are compared as the catalog stores them (canonical strings), so
-    {"port": 8080} matches a series tagged {"port": "8080"}.
+    {"port": 8080} matches a series tagged {"port": "8080"}. On PostgreSQL the filter is one
+    JSONB containment (`tags @> …`), which the catalog's GIN index answers.
     """
-    conditions: list[ColumnElement[bool]] = []
-    for key, value in canonical_tags(tags).items():
+    wanted = canonical_tags(tags)
+    for key in wanted:
         if not key or _BAD_TAG_KEY_CHARS & set(key):
             raise ValueError(f'tag key {key!r} cannot be filtered on (empty, or contains " or \\)')
-        conditions.append(MetricSeries.tags[key].as_string() == value)
-    return conditions
+    if not wanted:
+        return []
+    if dialect == "postgresql":
+        return [type_coerce(MetricSeries.tags, postgresql.JSONB).contains(wanted)]
+    return [MetricSeries.tags[key].as_string() == value for key, value in wanted.items()]
 
 
 def require_aware(name: str, value: datetime | None) -> None:
