@@ -44,7 +44,7 @@ def ensure_installed() -> None:
     if STAMP.exists() and STAMP.read_text() == _fingerprint():
         return
     pip = [BIN / "python", "-m", "pip", "--disable-pip-version-check", "-q"]
-    _run(*pip, "install", "--upgrade", "pip", "setuptools>=69", "wheel")
+    _run(*pip, "install", "--upgrade", "pip", "setuptools>=77", "wheel")
     _run(*pip, "install", "-e", ".[dev]")
     STAMP.write_text(_fingerprint())
 
