@@ -58,6 +58,6 @@ def test_up_on_the_embedded_default_stores_system_metrics_and_stops_every_child(
         up.send_signal(signal.SIGTERM)
         code = up.wait(timeout=150)
         log.close()
-    gone, alive = psutil.wait_procs(children, timeout=30)
+    _gone, alive = psutil.wait_procs(children, timeout=30)
     assert alive == [], f"still running: {[p.cmdline() for p in alive]}"
     assert code == 0, (tmp_path / "up.log").read_text()[-3000:]
