@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from unity_core.config import Settings, mask_url
 from unity_core.errors import StorageError
-from unity_core.storage import make_engine, make_sessionmaker, migrate
+from unity_core.storage import engine_for, make_sessionmaker, migrate
 from unity_core.storage.models import Plugin, PluginStatus
 
 
@@ -151,7 +151,7 @@ def plugin_health(session: Session) -> list[PluginHealth]:
 
 def read_plugin_health(settings: Settings) -> list[PluginHealth] | str:
     """plugin_health on a fresh engine, or the reason it could not be read."""
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings.database)
     try:
         with make_sessionmaker(engine)() as session:
             return plugin_health(session)

@@ -178,10 +178,10 @@ def send_collect(plugin_id: str, settings: Settings) -> str:
     """
     _export_config(settings)
     from unity_core.plugins.registry import get_instance
-    from unity_core.storage import make_engine, make_sessionmaker
+    from unity_core.storage import engine_for, make_sessionmaker
     from unity_workers.tasks import send_collect_task
 
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings.database)
     try:
         with make_sessionmaker(engine)() as session:
             instance = get_instance(session, plugin_id, settings)

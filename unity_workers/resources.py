@@ -63,17 +63,9 @@ def sessions() -> sessionmaker[Session]:
     res = _mine()
     with _lock:
         if res.sessions is None:
-            from unity_core.storage import make_engine, make_sessionmaker
+            from unity_core.storage import engine_for, make_sessionmaker
 
-            db = settings().database
-            res.engine = make_engine(
-                db.url,
-                pool_size=db.pool_size,
-                max_overflow=db.max_overflow,
-                pool_timeout=db.pool_timeout,
-                pool_recycle=db.pool_recycle,
-                connect_timeout=db.connect_timeout,
-            )
+            res.engine = engine_for(settings().database)
             res.sessions = make_sessionmaker(res.engine)
         return res.sessions
 

@@ -16,7 +16,7 @@ from unity_core.collection import after_commit, collect_once, persist_outcomes
 from unity_core.collection.outcome import Outcome
 from unity_core.errors import PluginError, StorageError
 from unity_core.plugins.registry import discover, get_instance, instantiate, sync_registry
-from unity_core.storage import make_engine, make_sessionmaker
+from unity_core.storage import engine_for, make_sessionmaker
 from unity_core.storage.migrate import check_at_head
 
 
@@ -76,7 +76,7 @@ def collect(
         )
         return
     discovery = discover(settings.collection.plugins_dir)
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings.database)
     try:
         check_at_head(engine)
         sessions = make_sessionmaker(engine)

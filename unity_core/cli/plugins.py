@@ -38,7 +38,7 @@ from unity_core.plugins.registry import (
     sync_registry,
     validate_config,
 )
-from unity_core.storage import get_status, make_engine, make_sessionmaker
+from unity_core.storage import engine_for, get_status, make_sessionmaker
 from unity_core.storage.migrate import check_at_head
 from unity_core.storage.models import PluginStatus
 
@@ -68,7 +68,7 @@ def _registry(ctx: click.Context) -> Iterator[_Registry]:
     discovery = discover(settings.collection.plugins_dir)
     for name, reason in sorted(discovery.errors.items()):
         click.echo(f"warning: plugin {name} skipped: {reason}", err=True)
-    engine = make_engine(settings.database.url)
+    engine = engine_for(settings.database)
     try:
         check_at_head(engine)
         with make_sessionmaker(engine)() as session:

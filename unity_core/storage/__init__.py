@@ -17,7 +17,12 @@ from unity_core.storage.alerts import (
     update_alert,
 )
 from unity_core.storage.batch import MetricRow
-from unity_core.storage.engine import make_engine, make_sessionmaker, translate_errors
+from unity_core.storage.engine import (
+    engine_for,
+    make_engine,
+    make_sessionmaker,
+    translate_errors,
+)
 from unity_core.storage.models import Alert, AlertHistory
 from unity_core.storage.queries import (
     Aggregate,
@@ -39,6 +44,7 @@ from unity_core.storage.write import (
 
 __all__ = [  # noqa: RUF022 - grouped by concept, not alphabetically (STYLE 9.15)
     # engine
+    "engine_for",
     "make_engine",
     "make_sessionmaker",
     "translate_errors",

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from unity_core.config.settings import DatabaseSettings
 from unity_core.errors import IntegrityViolation, StorageError, StorageUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -99,6 +100,18 @@ def _mysql_on_connect(dbapi_conn: Any, _record: object) -> None:
     cursor.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES')")
     cursor.execute("SET time_zone = '+00:00'")
     cursor.close()
+
+
+def engine_for(database: DatabaseSettings) -> Engine:
+    """make_engine with the configured pool settings (the way every process should open one)."""
+    return make_engine(
+        database.url,
+        pool_size=database.pool_size,
+        max_overflow=database.max_overflow,
+        pool_timeout=database.pool_timeout,
+        pool_recycle=database.pool_recycle,
+        connect_timeout=database.connect_timeout,
+    )
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -16,6 +16,8 @@ import kombu
 import pytest
 import redis
 import yaml
+from kombu.transport import filesystem as filesystem_transport
+from kombu.transport.virtual import BrokerState
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from unity_plugins.unity import UnityPlugin
@@ -215,10 +217,13 @@ def test_queue_and_dead_letter_depth_are_read_from_the_redis_broker(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_queue_and_dead_letter_depth_are_read_from_the_embedded_broker(
-    configure: Configure, database_url: str, tmp_path: Path
+    configure: Configure, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given messages published by kombu's filesystem transport into <data_dir>/broker/queue,
-    # one already claimed by a worker (moved to processed/) and a stray file
+    # one already claimed by a worker (moved to processed/) and a stray file; the transport
+    # keeps exchange bindings in class-level state, so start from a clean one, not from
+    # whatever an earlier test in this process declared
+    monkeypatch.setattr(filesystem_transport.Transport, "global_state", BrokerState())
     settings = configure(database_url)
     queue = settings.data_dir / "broker" / "queue"
     (queue / "processed").mkdir(parents=True)
