@@ -18,15 +18,18 @@ only those are acknowledged. The rules:
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from unity_core.collection import after_commit, decode_outcome, persist_outcomes
 from unity_core.errors import StorageUnavailable
-from unity_core.storage import translate_errors
+from unity_core.storage import MetricRow, translate_errors, write_batch
 
 logger = logging.getLogger("unity.workers.persist")
 
@@ -135,6 +138,27 @@ class Persister:
         except Exception:
             # The rows are committed; a cache problem must not turn into a redelivery.
             logger.warning("updating the cache after a write failed", exc_info=True)
+        self._record_batch(elapsed_ms, report.rows_offered)
+
+    def _record_batch(self, elapsed_ms: float, rows: int) -> None:
+        """Store this batch's write latency as `unity` self-metrics (best effort).
+
+        Read back by the `unity` plugin; tagged by worker process so two persist processes
+        never share a (series, time) key. A failure here is logged and forgotten: the batch
+        itself is already committed.
+        """
+        now = datetime.now(UTC)
+        tags = {"worker": f"{socket.gethostname()}:{os.getpid()}"}
+        samples = [
+            MetricRow.build(now, "unity", "batch_write_ms", round(elapsed_ms, 3), tags=tags),
+            MetricRow.build(now, "unity", "batch_rows", rows, tags=tags),
+        ]
+        try:
+            with self.sessions()() as session:
+                write_batch(session, samples)
+                session.commit()
+        except Exception:
+            logger.warning("recording the batch write latency failed", exc_info=True)
 
     def _retry_later(self, delivery: Delivery, error: BaseException, handled: list[str]) -> None:
         attempt = delivery.attempt + 1
