@@ -41,6 +41,10 @@ def test_collections_through_workers_are_stored_once_per_slot(deployment: Deploy
     assert scalar(url, distinct) == ROWS_PER_RUN
     for slot in slots:
         assert metric_names_at(url, "three", slot) == ["a", "b", "c", "collection"]
+    # And the persist stage recorded how long its batches took, as `unity` self-metrics
+    latency = "SELECT count(*) FROM plugin_metrics WHERE plugin_id = 'unity' AND metric_name = "
+    assert scalar(url, latency + "'batch_write_ms'") >= 1
+    assert scalar(url, latency + "'batch_rows'") >= 1
     # And the plugin's status says it is healthy and where it ran
     status = rows(
         url,
