@@ -69,6 +69,9 @@ elif unity_redis_broker:
         health_check_interval=25,
         retry_on_timeout=True,
     )
+    if _scheme == "sentinel":
+        # kombu asks the Sentinels listed in the URL for this master (RELIABILITY.md 1.13).
+        broker_transport_options["master_name"] = _settings.broker.sentinel_master
 result_backend_transport_options = {"visibility_timeout": _vt}
 visibility_timeout = _vt
 broker_connection_retry_on_startup = True

@@ -234,7 +234,12 @@ class _Builder:
             text, report = section["url"], self.at("broker.url")
         else:
             return BrokerSettings(**options)
-        return BrokerSettings(url=service_url(text, None, BROKER_SCHEMES, report), **options)
+        url = service_url(text, None, BROKER_SCHEMES, report)
+        if url and url.startswith("sentinel") and not options.get("sentinel_master"):
+            self.at("broker.sentinel_master")(
+                "required with a sentinel:// broker URL (the name of the monitored master)"
+            )
+        return BrokerSettings(url=url, **options)
 
     def plugins(self, items: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
         first: dict[str, int] = {}

@@ -157,6 +157,7 @@ class CacheSchema(_Strict):
 class BrokerSchema(_Strict):
     url = fields.String()
     visibility_timeout = _positive()
+    sentinel_master = fields.String(validate=validate.Length(min=1))
 
 
 class CollectionSchema(_Strict):

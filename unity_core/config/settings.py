@@ -58,6 +58,8 @@ class BrokerSettings:
 
     url: str | None = defaults.BROKER_URL
     visibility_timeout: int = defaults.BROKER_VISIBILITY_TIMEOUT
+    #: The Sentinel master name; required with sentinel:// URLs.
+    sentinel_master: str | None = None
 
 
 @dataclass(frozen=True)

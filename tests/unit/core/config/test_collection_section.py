@@ -48,3 +48,18 @@ def test_non_string_tag_values_are_rejected_with_their_path(write_config: WriteC
         load_settings(path, environ={})
     # Then the message names the key path
     assert "collection.tags" in str(raised.value)
+
+
+def test_a_sentinel_broker_needs_the_master_name(write_config: WriteConfig) -> None:
+    # Given a Sentinel broker URL without the master's name
+    path = write_config("broker:\n  url: sentinel://s1.lan:26379;sentinel://s2.lan:26379\n")
+    # When it is loaded
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, environ={})
+    # Then the missing key is named
+    assert "broker.sentinel_master" in str(raised.value)
+    # And with the name it loads
+    named = write_config(
+        "broker:\n  url: sentinel://s1.lan:26379\n  sentinel_master: mymaster\n", "ok.yaml"
+    )
+    assert load_settings(named, environ={}).broker.sentinel_master == "mymaster"

@@ -270,7 +270,8 @@ def test_an_unknown_ssl_cert_reqs_value_is_an_error(write_config: WriteConfig) -
 )
 def test_the_broker_accepts_kombu_schemes(write_config: WriteConfig, written: str) -> None:
     # Given a broker URL of a supported kind
-    path = write_config(f"broker: {{url: '{written}'}}\n")
+    master = ", sentinel_master: mymaster" if written.startswith("sentinel") else ""
+    path = write_config(f"broker: {{url: '{written}'{master}}}\n")
     # When it is loaded
     settings = load_settings(path, {})
     # Then it is kept (valkey rewritten to redis)
