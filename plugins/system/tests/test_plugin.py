@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
-import yaml
 from unity_plugins.system import SystemPlugin
 from unity_plugins.system import plugin as system_module
 
@@ -178,38 +175,6 @@ def test_the_plugin_class_passes_discovery_checks() -> None:
     # Given / When checked as discovery does / Then nothing is wrong with it
     assert check_plugin_class(SystemPlugin) is None
     assert (SystemPlugin.id, SystemPlugin.name) == ("system", "System")
-
-
-def test_readme_embeds_sample_yaml_and_lists_every_metric() -> None:
-    # Given the README and the sample
-    readme = (HERE / "README.md").read_text(encoding="utf-8")
-    sample = (HERE / "sample.yaml").read_text(encoding="utf-8")
-    # When reading the README's Configuration block and Metrics table
-    block = re.search(r"## Configuration\n\n```yaml\n(.*?)```", readme, re.S)
-    rows = re.findall(r"^\| (\w+) \| (\w+) \| (gauge|counter) \| ([\w, -]+) \|$", readme, re.M)
-    # Then the block is the sample byte for byte and the table matches the declarations
-    assert block is not None and block.group(1) == sample
-    declared = [
-        (s.name, s.unit, s.type.value, ", ".join(s.tags) or "-") for s in SystemPlugin.metrics
-    ]
-    assert rows == declared
-
-
-def test_sample_yaml_defaults_are_the_schemas_defaults() -> None:
-    # Given the sample with every commented key uncommented
-    sample = (HERE / "sample.yaml").read_text(encoding="utf-8")
-    uncommented = re.sub(r"^(\s*)# (?!#)(\s*[\w-]+:)", r"\1\2", sample, flags=re.M)
-    entry: dict[str, Any] = yaml.safe_load(uncommented)["plugins"][0]
-    # When its config is validated / Then it equals the defaults the schema fills in
-    assert validate_config(SystemPlugin, "system", entry["config"]) == validate_config(
-        SystemPlugin, "system", {}
-    )
-    assert entry["config"] == validate_config(SystemPlugin, "system", {})
-    # And every commented key line is preceded by a one-sentence explanation ending in a period
-    lines = sample.splitlines()
-    for n, line in enumerate(lines):
-        if re.match(r"^\s*# [\w]+: ", line) and not line.strip().startswith("# mountpoints"):
-            assert lines[n - 1].rstrip().endswith("."), line
 
 
 def test_system_is_installed_under_the_unity_plugins_entry_point() -> None:
