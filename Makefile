@@ -1,7 +1,7 @@
 # The README's commands. Each sets up .venv on first use (see scripts/dev.py).
 PYTHON ?= python3
 
-.PHONY: run test lint install bench-storage
+.PHONY: run test lint install bench-storage bench-pipeline
 
 run:
 	$(PYTHON) scripts/dev.py run
@@ -17,3 +17,6 @@ install:
 
 bench-storage: install
 	.venv/bin/python bench/storage.py
+
+bench-pipeline: install
+	.venv/bin/python bench/pipeline.py
