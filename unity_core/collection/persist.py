@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from unity_core.cache import Cache, latest_entry
+from unity_core.cache import Cache, NullCache, latest_entry
 from unity_core.collection.outcome import Outcome
 from unity_core.collection.status import StatusState, apply_outcome, lock_states, save_states
 from unity_core.config import defaults
@@ -88,6 +88,8 @@ def after_commit(
     cached statuses are dropped instead (the next read goes to the database). Never
     raises: the data is safe in the database whatever the cache does.
     """
+    if isinstance(cache, NullCache):
+        return  # nothing would be kept: skip building an entry per written row
     try:
         latest: dict[str, dict[str, dict[str, Any]]] = {}
         newest: dict[str, datetime] = {}
