@@ -1,15 +1,14 @@
-"""The `system` plugin: CPU, load, memory, swap, disk, network counters and uptime, via psutil."""
+"""The `system` plugin: CPU, load, memory, swap, disks, disk I/O, network, temperatures, uptime."""
 
 from __future__ import annotations
 
-import fnmatch
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import psutil
 from marshmallow import Schema, fields, validate
+from unity_plugins.system.devices import report_disk_io, report_temperatures, selected
 
 from unity_core.plugins.sdk import Accumulator, Collection, MetricSpec, MetricType, Plugin
 
@@ -36,8 +35,15 @@ def _spec(name: str, unit: str, kind: MetricType, description: str, *tags: str) 
     )
 
 
+def _temperature(name: str, description: str) -> MetricSpec:
+    # Not bounded below by 0 like the rest: an outdoor or freezer sensor reads below zero.
+    return MetricSpec(name, "celsius", GAUGE, description, _SENSOR, minimum=-273.15)
+
+
 _DISK = ("mountpoint", "fstype")
 _NET = ("interface",)
+_DEVICE = ("device",)
+_SENSOR = ("sensor", "label")
 
 METRICS = (
     _spec("cpu_percent", "percent", GAUGE, "CPU busy; overall, and per CPU tagged cpu", "cpu"),
@@ -55,12 +61,22 @@ METRICS = (
     _spec("disk_used", "bytes", GAUGE, "file system space used", *_DISK),
     _spec("disk_free", "bytes", GAUGE, "file system space free", *_DISK),
     _spec("disk_percent", "percent", GAUGE, "file system space used, of total", *_DISK),
+    _spec("disk_read_bytes", "bytes", COUNTER, "bytes read since boot", *_DEVICE),
+    _spec("disk_write_bytes", "bytes", COUNTER, "bytes written since boot", *_DEVICE),
+    _spec("disk_reads", "ops", COUNTER, "reads completed since boot", *_DEVICE),
+    _spec("disk_writes", "ops", COUNTER, "writes completed since boot", *_DEVICE),
+    _spec("disk_read_time", "ms", COUNTER, "time spent reading since boot", *_DEVICE),
+    _spec("disk_write_time", "ms", COUNTER, "time spent writing since boot", *_DEVICE),
+    _spec("disk_busy_time", "ms", COUNTER, "time the device was busy (Linux, FreeBSD)", *_DEVICE),
     _spec("net_bytes_sent", "bytes", COUNTER, "bytes sent since boot", *_NET),
     _spec("net_bytes_recv", "bytes", COUNTER, "bytes received since boot", *_NET),
     _spec("net_packets_sent", "packets", COUNTER, "packets sent since boot", *_NET),
     _spec("net_packets_recv", "packets", COUNTER, "packets received since boot", *_NET),
     _spec("net_errin", "count", COUNTER, "receive errors since boot", *_NET),
     _spec("net_errout", "count", COUNTER, "send errors since boot", *_NET),
+    _temperature("temperature_celsius", "a thermal sensor's reading"),
+    _temperature("temperature_high_celsius", "the sensor's high threshold, when it has one"),
+    _temperature("temperature_critical_celsius", "its critical threshold, when it has one"),
     _spec("uptime_seconds", "seconds", GAUGE, "time since boot"),
     _spec("boot_time", "seconds", GAUGE, "when the machine booted, Unix time"),
 )
@@ -102,6 +118,11 @@ class SystemConfig(Schema):
     )
     mountpoints = fields.Nested(FilterSchema, load_default=lambda: {"include": [], "exclude": []})
     interfaces = fields.Nested(FilterSchema, load_default=lambda: {"include": [], "exclude": []})
+    devices = fields.Nested(FilterSchema, load_default=lambda: {"include": [], "exclude": []})
+    temperatures = fields.Boolean(
+        load_default=True,
+        metadata={"description": "Report thermal sensors, where the host has them."},
+    )
 
 
 class _CpuSample(NamedTuple):
@@ -122,7 +143,10 @@ class SystemPlugin(Plugin):
     id = "system"
     name = "System"
     version = "1.0.0"
-    description = "CPU, load, memory, swap, disk usage, network counters and uptime (psutil)."
+    description = (
+        "CPU, load, memory, swap, disk usage and I/O, network counters, temperatures and uptime "
+        "(psutil)."
+    )
     config_schema = SystemConfig
     metrics = METRICS
 
@@ -138,7 +162,10 @@ class SystemPlugin(Plugin):
         self._cpu(acc)
         self._memory(acc)
         self._disks(acc)
+        report_disk_io(acc, self.config.get("devices") or {})
         self._network(acc)
+        if self.config.get("temperatures", True):
+            report_temperatures(acc)
         boot = psutil.boot_time()
         acc.add_gauge("uptime_seconds", round(time.time() - boot, 3), unit="seconds")
         acc.add_gauge("boot_time", boot, unit="seconds")
@@ -165,6 +192,14 @@ class SystemPlugin(Plugin):
             fullest = max(disks, key=lambda k: disks[k])
             if fullest != shown and disks[fullest] > disks[shown]:
                 parts.append(f"{fullest} {disks[fullest]:.0f}%")
+        hottest = max(
+            (m for m in collection.metrics if m.name == "temperature_celsius"),
+            key=lambda m: m.value if isinstance(m.value, int | float) else float("-inf"),
+            default=None,
+        )
+        if hottest is not None and isinstance(hottest.value, int | float):
+            sensor = hottest.tags.get("label") or hottest.tags.get("sensor", "?")
+            parts.append(f"hottest {sensor} {hottest.value:.0f}°C")
         uptime = _untagged(collection, "uptime_seconds")
         if uptime is not None:
             parts.append(f"up {_span(uptime)}")
@@ -210,7 +245,7 @@ class SystemPlugin(Plugin):
             mount = part.mountpoint
             if part.fstype in PSEUDO_FILESYSTEMS or mount in seen:
                 continue
-            if not _selected(mount, wanted.get("include", []), wanted.get("exclude", [])):
+            if not selected(mount, wanted.get("include", []), wanted.get("exclude", [])):
                 continue
             seen.add(mount)
             try:
@@ -227,7 +262,7 @@ class SystemPlugin(Plugin):
     def _network(self, acc: Accumulator) -> None:
         wanted = self.config.get("interfaces") or {}
         for interface, counters in sorted(psutil.net_io_counters(pernic=True).items()):
-            if not _selected(interface, wanted.get("include", []), wanted.get("exclude", [])):
+            if not selected(interface, wanted.get("include", []), wanted.get("exclude", [])):
                 continue
             tags = {"interface": interface}
             for field_name, (metric, unit) in _NET_COUNTERS.items():
@@ -256,12 +291,6 @@ def _busy(before: tuple[float, float], after: tuple[float, float]) -> float:
     if total <= 0:
         return 0.0
     return round(min(100.0, max(0.0, busy / total * 100)), 2)
-
-
-def _selected(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
-    if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
-        return False
-    return not any(fnmatch.fnmatchcase(name, p) for p in exclude)
 
 
 def _untagged(collection: Collection, name: str) -> float | None:

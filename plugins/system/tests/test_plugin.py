@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import psutil
 import pytest
-from unity_plugins.system import SystemPlugin
+from unity_plugins.system import SystemPlugin, devices
 from unity_plugins.system import plugin as system_module
 
 from unity_core.plugins.registry import check_plugin_class, discover, validate_config
@@ -31,8 +33,9 @@ def test_every_declared_metric_is_collected_with_its_declared_unit_and_type(
     # Given a real collection on this machine (which has a root file system and interfaces)
     # When comparing it with the declared metrics
     declared = {spec.name: spec for spec in SystemPlugin.metrics}
-    # Then every declared metric appears, and nothing undeclared does
-    assert acc.names() == set(declared)
+    # Then every declared metric appears but what this host lacks, and nothing undeclared does
+    absent = set() if _host_temperatures() else set(devices.TEMPERATURES.values())
+    assert acc.names() == set(declared) - absent
     for metric in acc.metrics:
         spec = declared[metric.name]
         assert (metric.unit, metric.type) == (spec.unit, spec.type), metric
@@ -121,7 +124,7 @@ def test_cpu_is_measured_since_the_previous_run_without_waiting(
 ) -> None:
     # Given an instance that has run once in this process
     waits: list[float] = []
-    monkeypatch.setattr(system_module.time, "sleep", waits.append)
+    monkeypatch.setattr(time, "sleep", waits.append)
     first = SystemPlugin(validate_config(SystemPlugin, "cpu-probe", {}), instance_id="cpu-probe")
     run_plugin(first, SLOT, timeout=10)
     first_waits = list(waits)
@@ -140,7 +143,7 @@ def test_cpu_is_measured_since_the_previous_run_without_waiting(
 def test_a_fixed_cpu_interval_measures_over_that_window(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given cpu_interval set / When collecting
     waits: list[float] = []
-    monkeypatch.setattr(system_module.time, "sleep", waits.append)
+    monkeypatch.setattr(time, "sleep", waits.append)
     collect(SystemPlugin, {"cpu_interval": 0.5})
     # Then the run measured over exactly that window
     assert waits == [0.5]
@@ -184,3 +187,99 @@ def test_system_is_installed_under_the_unity_plugins_entry_point() -> None:
     # Then system comes from its entry point
     assert found.classes.get("system") is SystemPlugin, found.errors
     assert found.sources["system"] == "entry point system = unity_plugins.system:SystemPlugin"
+
+
+def _host_temperatures() -> dict[str, Any]:
+    read = getattr(psutil, "sensors_temperatures", None)
+    return dict(read() or {}) if read is not None else {}
+
+
+def test_disk_io_counters_are_per_device_and_skip_loop_and_ram_devices() -> None:
+    # Given the kernel's per-device counters read just before and just after a collection
+    before = psutil.disk_io_counters(perdisk=True, nowrap=True) or {}
+    acc = collect(SystemPlugin)
+    after = psutil.disk_io_counters(perdisk=True, nowrap=True) or {}
+    real = {d for d in before if not d.startswith(("loop", "ram"))}
+    assert real, "this machine has a block device (vda here)"
+    # Then each real device has every counter, between the two readings, as a COUNTER
+    for field_name, (name, unit) in devices.DISK_COUNTERS.items():
+        found = {m.tags["device"]: m for m in acc.find(name)}
+        assert set(found) == real, name
+        for device, metric in found.items():
+            low, high = getattr(before[device], field_name), getattr(after[device], field_name)
+            assert low <= metric.value <= high, (device, metric)
+            assert (metric.type, metric.unit) == (MetricType.COUNTER, unit)
+
+
+def test_the_devices_filter_can_bring_back_loop_devices_or_drop_all() -> None:
+    # Given the host's loop devices, if any
+    loops = {d for d in psutil.disk_io_counters(perdisk=True) or {} if d.startswith("loop")}
+    # When including them by pattern / Then exactly they are reported
+    acc = collect(SystemPlugin, {"devices": {"include": ["loop*"]}})
+    assert {m.tags["device"] for m in acc.find("disk_reads")} == loops
+    # When excluding every device / Then no disk I/O is reported
+    acc = collect(SystemPlugin, {"devices": {"exclude": ["*"]}})
+    acc.assert_no_metric("disk_read_bytes")
+
+
+def test_temperatures_are_reported_only_where_the_host_has_sensors() -> None:
+    # Given this host's thermal sensors as psutil sees them (none in this virtual machine)
+    sensors = _host_temperatures()
+    # When collecting
+    acc = collect(SystemPlugin)
+    # Then there is one reading per sensor, and none (without any error) when there are none
+    expected = {
+        (chip, s.label or str(n)) for chip, found in sensors.items() for n, s in enumerate(found)
+    }
+    reported = {(m.tags["sensor"], m.tags["label"]) for m in acc.find("temperature_celsius")}
+    assert reported == expected
+    acc.assert_no_errors()
+
+
+class _Sensor(NamedTuple):
+    label: str
+    current: float
+    high: float | None
+    critical: float | None
+
+
+def test_temperatures_from_sensors_with_and_without_thresholds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a host with a CPU package sensor (thresholds set), an unlabelled ACPI zone and an
+    # outdoor probe below zero
+    chips = {
+        "coretemp": [_Sensor("Package id 0", 61.0, 80.0, 100.0)],
+        "acpitz": [_Sensor("", 27.8, None, None)],
+        "outdoor": [_Sensor("north", -7.5, None, None)],
+    }
+    monkeypatch.setattr(psutil, "sensors_temperatures", lambda: chips, raising=False)
+    # When collecting
+    acc = collect(SystemPlugin)
+    # Then each reading is tagged with its chip and label (its position when unlabelled)
+    package = {"sensor": "coretemp", "label": "Package id 0"}
+    acc.assert_metric("temperature_celsius", package, value=61.0, unit="celsius")
+    acc.assert_metric("temperature_high_celsius", package, value=80.0)
+    acc.assert_metric("temperature_critical_celsius", package, value=100.0)
+    acc.assert_metric("temperature_celsius", {"sensor": "acpitz", "label": "0"}, value=27.8)
+    acc.assert_no_metric("temperature_high_celsius", {"sensor": "acpitz"})
+    # And a reading below zero is within the declared range
+    spec = SystemPlugin.spec("temperature_celsius")
+    assert spec is not None and spec.minimum is not None
+    assert acc.assert_metric("temperature_celsius", {"sensor": "outdoor"}).value >= spec.minimum
+    # And the summary names the hottest sensor
+    summary = SystemPlugin().summary(Collection("system", SLOT, acc.metrics))
+    assert "hottest Package id 0 61°C" in summary
+    # And switching them off drops them
+    collect(SystemPlugin, {"temperatures": False}).assert_no_metric("temperature_celsius")
+
+
+def test_a_platform_without_temperature_support_reports_none_and_no_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given psutil without sensors_temperatures (as on macOS and Windows)
+    monkeypatch.delattr(psutil, "sensors_temperatures", raising=False)
+    # When collecting / Then no temperature and no error
+    acc = collect(SystemPlugin)
+    acc.assert_no_metric("temperature_celsius")
+    acc.assert_no_errors()

@@ -1,0 +1,1 @@
+"""Tests of the postgres plugin against the real PostgreSQL on loopback."""

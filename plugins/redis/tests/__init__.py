@@ -1,0 +1,1 @@
+"""Tests of the redis plugin against real redis-server processes on loopback."""
