@@ -13,6 +13,7 @@ import click
 from unity_core.cache import make_cache
 from unity_core.cli.context import get_settings
 from unity_core.collection import after_commit, collect_once, persist_outcomes
+from unity_core.collection.counters import SharedCounters
 from unity_core.collection.outcome import Outcome
 from unity_core.errors import PluginError, StorageError
 from unity_core.plugins.registry import discover, get_instance, instantiate, sync_registry
@@ -77,6 +78,7 @@ def collect(
         return
     discovery = discover(settings.collection.plugins_dir)
     engine = engine_for(settings.database)
+    cache = None
     try:
         check_at_head(engine)
         sessions = make_sessionmaker(engine)
@@ -85,12 +87,15 @@ def collect(
             session.commit()
             instance = get_instance(session, plugin_id, settings)
         plugin = instantiate(instance, discovery)
+        cache = make_cache(settings)
         outcome = collect_once(
             instance,
             plugin,
             datetime.now(UTC),
             worker_host=socket.gethostname(),
             settings=settings,
+            # A dry run reads counters' previous samples (to show rates) but remembers nothing.
+            counters=SharedCounters(cache, sessions, read_only=dry_run),
         )
         _print(outcome, as_json=as_json)
         if not outcome.ok:
@@ -104,9 +109,7 @@ def collect(
                 session, [outcome], pause_after=settings.collection.pause_after
             )
             session.commit()
-        cache = make_cache(settings)
         after_commit(cache, [outcome], report)
-        cache.close()
         click.echo(
             f"stored {report.rows_written} of {len(outcome.rows)} metrics of {plugin_id}", err=True
         )
@@ -114,4 +117,6 @@ def collect(
     except (PluginError, StorageError) as error:
         raise click.ClickException(str(error)) from None
     finally:
+        if cache is not None:
+            cache.close()
         engine.dispose()

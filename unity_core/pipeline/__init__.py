@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from unity_core.errors import CollectionFailed
+from unity_core.pipeline.derive import Derive
 from unity_core.pipeline.enrich import Enrich, EnrichContext
+from unity_core.pipeline.rates import CounterMemory, CounterSample, LocalCounters, Rates
 from unity_core.pipeline.stage import Batch, Draft, MetricRejected, Rejection, Stage
 from unity_core.pipeline.transform import Transform, standard_unit
 from unity_core.pipeline.validate import SUMMARY_METRIC, Validate
@@ -18,7 +20,7 @@ from unity_core.storage.batch import MetricRow
 log = logging.getLogger("unity.pipeline")
 
 #: The order is data, declared once (cf. dramatiq's default_middleware).
-default_stages: tuple[type[Stage], ...] = (Validate, Transform, Enrich)
+default_stages: tuple[type[Stage], ...] = (Validate, Transform, Derive, Rates, Enrich)
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,14 @@ class Pipeline:
         )
 
     def process(
-        self, collection: Collection, plugin_cls: type[Plugin], context: EnrichContext
+        self,
+        collection: Collection,
+        plugin_cls: type[Plugin],
+        context: EnrichContext,
+        *,
+        counters: CounterMemory | None = None,
     ) -> PipelineResult:
+        """The run's rows and rejects; `counters` is where Rates finds previous samples."""
         slot = collection.slot_time
         if slot.utcoffset() is None:
             raise ValueError(f"{collection.plugin_id}: slot time {slot.isoformat()} is naive")
@@ -61,6 +69,7 @@ class Pipeline:
             drafts=drafts,
             now=context.now or datetime.now(UTC),
             slot_time=slot.astimezone(UTC),
+            counters=counters,
         )
         for stage in self.stages:
             try:
@@ -88,7 +97,13 @@ __all__ = [  # noqa: RUF022 - grouped by concept, not alphabetically (STYLE 9.15
     # the stages
     "Validate",
     "Transform",
+    "Derive",
+    "Rates",
     "Enrich",
+    # counter memory for Rates
+    "CounterMemory",
+    "CounterSample",
+    "LocalCounters",
     "SUMMARY_METRIC",
     "standard_unit",
 ]

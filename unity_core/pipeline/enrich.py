@@ -28,10 +28,10 @@ class EnrichContext:
     When `summary` is not None, Enrich adds one row named "collection" at the slot time
     holding the summary and the run's metadata, `worker_host` included.
 
-    `worker_host` is a tag only with `worker_tag`: tags are part of a series' identity,
-    so a worker tag would give a task redelivered to another worker (or a doubled
-    dispatch) a second series, and a second sample of the same slot. By default the
-    collecting worker is recorded in the summary row and the plugin's status instead.
+    `worker_host` goes on every row (`MetricRow.worker_host`, its own column), not into
+    the tags: tags are part of a series' identity, so a worker tag would give a task
+    redelivered to another worker (or a doubled dispatch) a second series, and a second
+    sample of the same slot. Queries show it next to the tags.
     `now` pins the wall clock for the time checks (tests); None means the real one.
     """
 
@@ -42,15 +42,12 @@ class EnrichContext:
     summary: str | None = None
     collector_version: str = ""
     now: datetime | None = None
-    worker_tag: bool = False
 
     def base_tags(self) -> dict[str, str]:
         """The tags every row of the run carries unless the metric overrides them."""
         base: dict[str, str] = {"host": self.host}
         if self.environment:
             base["environment"] = self.environment
-        if self.worker_tag and self.worker_host:
-            base["worker_host"] = self.worker_host
         base.update(self.tags)
         return base
 
@@ -64,13 +61,22 @@ class Enrich(Stage):
         context = batch.context
         base = context.base_tags()
         plugin_id = batch.collection.plugin_id
+        worker = context.worker_host
         rows = batch.rows
         for draft in batch.drafts:
             try:
                 tags = {**base, **draft.tags} if draft.tags else base
                 assert draft.time is not None and draft.payload is not None
                 rows.append(
-                    MetricRow(draft.time, plugin_id, draft.name, draft.payload, draft.numeric, tags)
+                    MetricRow(
+                        draft.time,
+                        plugin_id,
+                        draft.name,
+                        draft.payload,
+                        draft.numeric,
+                        tags,
+                        worker,
+                    )
                 )
             except Exception as error:
                 log.exception("%s: stage Enrich failed on metric %r", plugin_id, draft.name)
@@ -79,7 +85,13 @@ class Enrich(Stage):
         if context.summary is not None:
             rows.append(
                 MetricRow(
-                    batch.slot_time, plugin_id, SUMMARY_METRIC, summary_value(batch), None, base
+                    batch.slot_time,
+                    plugin_id,
+                    SUMMARY_METRIC,
+                    summary_value(batch),
+                    None,
+                    base,
+                    worker,
                 )
             )
         return batch

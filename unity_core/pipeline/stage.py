@@ -12,6 +12,7 @@ from unity_core.storage.batch import MetricRow
 
 if TYPE_CHECKING:
     from unity_core.pipeline.enrich import EnrichContext
+    from unity_core.pipeline.rates import CounterMemory
 
 log = logging.getLogger("unity.pipeline")
 
@@ -74,6 +75,8 @@ class Batch:
     slot_time: datetime
     rejects: list[Rejection] = field(default_factory=list)
     rows: list[MetricRow] = field(default_factory=list)
+    #: Where Rates finds each counter's previous sample; None derives no rates.
+    counters: CounterMemory | None = None
 
     def reject(self, draft: Draft, reason: str) -> None:
         name = draft.name or getattr(draft.source, "name", None)
@@ -87,7 +90,10 @@ class Batch:
 
 
 class Stage:
-    """One step between collection and storage. Must not do I/O.
+    """One step between collection and storage. Must not do I/O of its own.
+
+    (Rates is the one stage that reads outside the batch: through the CounterMemory the
+    caller hands in, in one exchange per run, and a failing memory costs only the rates.)
 
     The default `process` calls `process_draft` for each draft: raising MetricRejected
     drops that metric with its reason; any other exception is logged with the stage's

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,8 +17,14 @@ from typing import Any, ClassVar, Protocol
 
 from marshmallow import Schema
 
+from unity_core.plugins.formula import parse_formula
+
 #: What a metric's value may be: a number, a flag, a short text, or a mapping of those.
 MetricValue = float | int | bool | str | Mapping[str, Any] | None
+#: How a derived metric is computed from the numbers one run reported with the same tags:
+#: a formula such as "memory_used / memory_total * 100", or a function of {name: value}
+#: returning the value (None, or raising KeyError for a missing input, means no value).
+Derivation = str | Callable[[Mapping[str, float]], float | None]
 
 
 class MetricType(StrEnum):
@@ -28,7 +34,12 @@ class MetricType(StrEnum):
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A metric a plugin declares: validation checks emitted metrics against these."""
+    """A metric a plugin declares: validation checks emitted metrics against these.
+
+    With `derive` the pipeline computes the metric itself (stage Derive) from the run's
+    other metrics with the same tags; the plugin does not report it. A formula is checked
+    here, so a typo fails when the plugin class is defined, not at its first run.
+    """
 
     name: str
     unit: str = ""
@@ -37,6 +48,16 @@ class MetricSpec:
     tags: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    derive: Derivation | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.derive, str):
+            try:
+                parse_formula(self.derive)
+            except ValueError as error:
+                raise ValueError(f"metric {self.name!r}: {error}") from None
+        elif self.derive is not None and not callable(self.derive):
+            raise ValueError(f"metric {self.name!r}: derive must be a formula or a function")
 
 
 @dataclass

@@ -20,10 +20,15 @@ def test_the_same_slot_run_on_two_workers_keys_its_rows_identically() -> None:
     assert [r.key for r in on_w1.rows] == [r.key for r in on_w2.rows]
 
 
-def test_the_worker_becomes_a_tag_only_when_asked() -> None:
-    ctx = context(worker_host="w1", worker_tag=True)
-    [row] = run([gauge("temperature", 20.0)], ctx=ctx).rows
-    assert row.tags == {"environment": "test", "host": "box", "worker_host": "w1"}
+def test_every_row_carries_its_worker_host_outside_the_series_identity() -> None:
+    # Given one slot collected by worker w1 and again by w2, with a summary row
+    on_w1 = run([gauge("temperature", 20.0)], ctx=context(worker_host="w1", summary="s")).rows
+    on_w2 = run([gauge("temperature", 20.0)], ctx=context(worker_host="w2", summary="s")).rows
+    # Then every row names the worker that collected it, the summary row included
+    assert [r.worker_host for r in on_w1] == ["w1", "w1"]
+    assert [r.worker_host for r in on_w2] == ["w2", "w2"]
+    # And the rows are still the same samples: same keys, same tags
+    assert [(r.key, r.tags) for r in on_w1] == [(r.key, r.tags) for r in on_w2]
 
 
 def test_configured_tags_override_the_defaults_and_metric_tags_override_both() -> None:

@@ -10,10 +10,12 @@ import pytest
 from unity_core.errors import CollectionFailed
 from unity_core.pipeline import (
     Batch,
+    Derive,
     Draft,
     Enrich,
     MetricRejected,
     Pipeline,
+    Rates,
     Stage,
     Transform,
     Validate,
@@ -24,9 +26,9 @@ from unity_core.plugins.sdk import Collection
 from .helpers import SLOT, Declared, context, gauge, run
 
 
-def test_the_default_stages_are_validate_transform_enrich() -> None:
-    assert default_stages == (Validate, Transform, Enrich)
-    assert [type(s) for s in Pipeline().stages] == [Validate, Transform, Enrich]
+def test_the_default_stages_are_validate_transform_derive_rates_enrich() -> None:
+    assert default_stages == (Validate, Transform, Derive, Rates, Enrich)
+    assert [type(s) for s in Pipeline().stages] == [Validate, Transform, Derive, Rates, Enrich]
 
 
 class NoHotSensors(Stage):
