@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections import Counter
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from marshmallow import Schema, fields, validate
 from unity_plugins.docker.stats import cpu_percent, memory, network_totals
 
 from unity_core.errors import CollectionFailed
+from unity_core.plugins.filters import NameFilter, with_filter
 from unity_core.plugins.sdk import Accumulator, Collection, MetricSpec, MetricType, Plugin
 
 __all__ = ["DockerPlugin", "EngineUnreachable"]
@@ -86,21 +86,11 @@ class _EngineConfig(Schema):
     )
 
 
-# Added with from_dict: a field named `exclude` in a class body would shadow Schema.exclude.
-DockerConfig = _EngineConfig.from_dict(
-    {
-        "include": fields.List(
-            fields.String(),
-            load_default=list,
-            metadata={"description": "Only containers whose name matches one of these globs."},
-        ),
-        "exclude": fields.List(
-            fields.String(),
-            load_default=list,
-            metadata={"description": "Never containers whose name matches one of these globs."},
-        ),
-    },
-    name="DockerConfig",
+DockerConfig = with_filter(
+    _EngineConfig,
+    "DockerConfig",
+    include="Only containers whose name matches one of these globs.",
+    exclude="Never containers whose name matches one of these globs.",
 )
 
 
@@ -157,7 +147,8 @@ class DockerPlugin(Plugin):
             ) from None
         except (DockerException, requests.RequestException) as error:
             raise self._unreachable(url, error) from None
-        containers = [c for c in listed if self._wanted(_name(c))]
+        wanted = NameFilter.from_config(self.config)
+        containers = [c for c in listed if wanted.admits(_name(c))]
         states = Counter(str(c.get("State", "")).lower() for c in containers)
         inspected = self._each(client.inspect_container, containers, acc, "inspect")
         unhealthy = 0
@@ -249,12 +240,6 @@ class DockerPlugin(Plugin):
                 else:
                     results[container_id] = result
         return results
-
-    def _wanted(self, name: str) -> bool:
-        include = self.config.get("include") or ()
-        if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
-            return False
-        return not any(fnmatch.fnmatchcase(name, p) for p in self.config.get("exclude") or ())
 
     def _unreachable(self, url: str, error: BaseException) -> EngineUnreachable:
         if "Permission denied" in str(error):

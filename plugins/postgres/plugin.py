@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from typing import Any
 
@@ -13,6 +12,7 @@ from unity_plugins.postgres import queries
 
 from unity_core.config import load_settings
 from unity_core.errors import CollectionFailed, PluginConfigError
+from unity_core.plugins.filters import NameFilter
 from unity_core.plugins.sdk import Accumulator, Collection, MetricSpec, MetricType, Plugin
 
 GAUGE, COUNTER = MetricType.GAUGE, MetricType.COUNTER
@@ -21,17 +21,8 @@ SCHEMES = ("postgresql", "postgres")
 APPLICATION_NAME = "unity-postgres-plugin"
 
 
-def _spec(
-    name: str,
-    unit: str,
-    kind: MetricType,
-    description: str,
-    *tags: str,
-    maximum: float | None = None,
-) -> MetricSpec:
-    if unit == "percent":
-        maximum = 100
-    return MetricSpec(name, unit, kind, description, tags, minimum=0, maximum=maximum)
+#: A metric that cannot go below 0; a percent one stops at 100, a boolean one at 1.
+_spec = MetricSpec.non_negative
 
 
 _DB = ("database",)
@@ -219,9 +210,9 @@ class PostgresPlugin(Plugin):
     def _databases(
         self, acc: Accumulator, conn: psycopg.Connection[Any], server: queries.Server
     ) -> None:
-        patterns = list(self.config.get("databases") or [])
+        wanted = NameFilter(include=tuple(self.config.get("databases") or ()))
         for db in queries.databases(conn):
-            if patterns and not any(fnmatch.fnmatchcase(db.name, p) for p in patterns):
+            if not wanted.admits(db.name):
                 continue
             tags = {"database": db.name}
             if db.size_bytes is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import ssl
 import time
 import urllib.error
@@ -14,6 +13,7 @@ from marshmallow import Schema, fields, validate
 from unity_plugins.prometheus.exposition import ExpositionError, Sample, emit, parse_exposition
 
 from unity_core.errors import CollectionFailed
+from unity_core.plugins.filters import NameFilter, matches, with_filter
 from unity_core.plugins.sdk import Accumulator, Collection, MetricSpec, MetricType, Plugin
 
 __all__ = ["PrometheusPlugin", "ScrapeFailed"]
@@ -72,21 +72,11 @@ class _ScrapeConfig(Schema):
     )
 
 
-# Added with from_dict: a field named `exclude` in a class body would shadow Schema.exclude.
-PrometheusConfig = _ScrapeConfig.from_dict(
-    {
-        "include": fields.List(
-            fields.String(),
-            load_default=list,
-            metadata={"description": "Only metrics whose name matches one of these globs."},
-        ),
-        "exclude": fields.List(
-            fields.String(),
-            load_default=list,
-            metadata={"description": "Never metrics whose name matches one of these globs."},
-        ),
-    },
-    name="PrometheusConfig",
+PrometheusConfig = with_filter(
+    _ScrapeConfig,
+    "PrometheusConfig",
+    include="Only metrics whose name matches one of these globs.",
+    exclude="Never metrics whose name matches one of these globs.",
 )
 
 
@@ -116,7 +106,8 @@ class PrometheusPlugin(Plugin):
             raise ScrapeFailed(
                 self.instance_id, f"{url}: {error}; body starts {text[:200]!r}"
             ) from None
-        kept = [s for s in samples if self._wanted(s)]
+        wanted = NameFilter.from_config(self.config)
+        kept = [s for s in samples if wanted.admits(s.name, s.family)]
         limit = int(self.config.get("max_samples", 20000))
         if len(kept) > limit:
             acc.error(
@@ -190,17 +181,6 @@ class PrometheusPlugin(Plugin):
             )
         return len(seen)
 
-    def _wanted(self, sample: Sample) -> bool:
-        names = (sample.name, sample.family)
-        include: Sequence[str] = self.config.get("include") or ()
-        if include and not _matches(names, include):
-            return False
-        return not _matches(names, self.config.get("exclude") or ())
-
-
-def _matches(names: Sequence[str], patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(n, p) for p in patterns for n in names)
-
 
 def _tags(
     labels: Mapping[str, str], rename: Mapping[str, str], drop: Sequence[str]
@@ -208,5 +188,5 @@ def _tags(
     return {
         rename.get(label, label): value
         for label, value in labels.items()
-        if not any(fnmatch.fnmatchcase(label, p) for p in drop)
+        if not matches(label, drop)
     }

@@ -20,9 +20,8 @@ from unity_core.plugins.sdk import Accumulator, Collection, MetricSpec, MetricTy
 GAUGE, COUNTER = MetricType.GAUGE, MetricType.COUNTER
 
 
-def _spec(name: str, unit: str, kind: MetricType, description: str, *tags: str) -> MetricSpec:
-    maximum = {"percent": 100.0, "boolean": 1.0}.get(unit)
-    return MetricSpec(name, unit, kind, description, tags, minimum=0, maximum=maximum)
+#: A metric that cannot go below 0; a percent one stops at 100, a boolean one at 1.
+_spec = MetricSpec.non_negative
 
 
 METRICS = (

@@ -7,12 +7,9 @@ of these metrics and no error, since there is nothing wrong with it.
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 import psutil
 
+from unity_core.plugins.filters import NameFilter, matches
 from unity_core.plugins.sdk import Accumulator
 
 #: Block devices that are not disks: loop mounts (snap images) and RAM disks.
@@ -35,25 +32,17 @@ TEMPERATURES = {
 }
 
 
-def selected(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
-    """Whether `name` passes the shell-pattern filters (empty include = everything)."""
-    if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
-        return False
-    return not any(fnmatch.fnmatchcase(name, p) for p in exclude)
-
-
-def report_disk_io(acc: Accumulator, wanted: Mapping[str, Any]) -> None:
+def report_disk_io(acc: Accumulator, wanted: NameFilter) -> None:
     """Counters per block device since boot, loop and RAM devices left out unless included."""
     try:
         per_disk = psutil.disk_io_counters(perdisk=True, nowrap=True) or {}
     except (OSError, RuntimeError) as error:  # psutil raises RuntimeError without diskstats
         acc.error(error, item="disk I/O")
         return
-    include, exclude = wanted.get("include", []), wanted.get("exclude", [])
     for device, counters in sorted(per_disk.items()):
-        if not selected(device, include, exclude):
+        if not wanted.admits(device):
             continue
-        if not include and any(fnmatch.fnmatchcase(device, p) for p in VIRTUAL_DEVICES):
+        if not wanted.include and matches(device, VIRTUAL_DEVICES):
             continue
         tags = {"device": device}
         for field_name, (metric, unit) in DISK_COUNTERS.items():

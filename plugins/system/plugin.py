@@ -8,8 +8,9 @@ from typing import Any, NamedTuple
 
 import psutil
 from marshmallow import Schema, fields, validate
-from unity_plugins.system.devices import report_disk_io, report_temperatures, selected
+from unity_plugins.system.devices import report_disk_io, report_temperatures
 
+from unity_core.plugins.filters import NameFilter, with_filter
 from unity_core.plugins.sdk import Accumulator, Collection, MetricSpec, MetricType, Plugin
 
 #: File systems that hold no user data (kernel views, memory, images), never reported.
@@ -28,11 +29,8 @@ MAX_CPU_WINDOW = 900.0
 GAUGE, COUNTER = MetricType.GAUGE, MetricType.COUNTER
 
 
-def _spec(name: str, unit: str, kind: MetricType, description: str, *tags: str) -> MetricSpec:
-    bounded = unit == "percent"
-    return MetricSpec(
-        name, unit, kind, description, tags, minimum=0, maximum=100 if bounded else None
-    )
+#: A metric that cannot go below 0; a percent one stops at 100, a boolean one at 1.
+_spec = MetricSpec.non_negative
 
 
 def _temperature(name: str, description: str) -> MetricSpec:
@@ -91,19 +89,11 @@ _NET_COUNTERS = {
 }
 
 
-# Built with from_dict: a field named `exclude` would shadow Schema.exclude in a class body.
-FilterSchema = Schema.from_dict(
-    {
-        "include": fields.List(
-            fields.String(),
-            load_default=list,
-            metadata={"description": "Only these (shell patterns: /mnt/*, eth*); empty = all."},
-        ),
-        "exclude": fields.List(
-            fields.String(), load_default=list, metadata={"description": "Never these."}
-        ),
-    },
-    name="FilterSchema",
+FilterSchema = with_filter(
+    Schema,
+    "FilterSchema",
+    include="Only these (shell patterns: /mnt/*, eth*); empty = all.",
+    exclude="Never these.",
 )
 
 
@@ -162,7 +152,7 @@ class SystemPlugin(Plugin):
         self._cpu(acc)
         self._memory(acc)
         self._disks(acc)
-        report_disk_io(acc, self.config.get("devices") or {})
+        report_disk_io(acc, NameFilter.from_config(self.config.get("devices")))
         self._network(acc)
         if self.config.get("temperatures", True):
             report_temperatures(acc)
@@ -239,13 +229,13 @@ class SystemPlugin(Plugin):
         acc.add_gauge("swap_percent", swap.percent, unit="percent")
 
     def _disks(self, acc: Accumulator) -> None:
-        wanted = self.config.get("mountpoints") or {}
+        wanted = NameFilter.from_config(self.config.get("mountpoints"))
         seen: set[str] = set()
         for part in psutil.disk_partitions(all=False):
             mount = part.mountpoint
             if part.fstype in PSEUDO_FILESYSTEMS or mount in seen:
                 continue
-            if not selected(mount, wanted.get("include", []), wanted.get("exclude", [])):
+            if not wanted.admits(mount):
                 continue
             seen.add(mount)
             try:
@@ -260,9 +250,9 @@ class SystemPlugin(Plugin):
             acc.add_gauge("disk_percent", usage.percent, tags, unit="percent")
 
     def _network(self, acc: Accumulator) -> None:
-        wanted = self.config.get("interfaces") or {}
+        wanted = NameFilter.from_config(self.config.get("interfaces"))
         for interface, counters in sorted(psutil.net_io_counters(pernic=True).items()):
-            if not selected(interface, wanted.get("include", []), wanted.get("exclude", [])):
+            if not wanted.admits(interface):
                 continue
             tags = {"interface": interface}
             for field_name, (metric, unit) in _NET_COUNTERS.items():

@@ -26,6 +26,9 @@ MetricValue = float | int | bool | str | Mapping[str, Any] | None
 #: returning the value (None, or raising KeyError for a missing input, means no value).
 Derivation = str | Callable[[Mapping[str, float]], float | None]
 
+#: The most a value of these units can be, for MetricSpec.non_negative.
+UNIT_CEILINGS: Mapping[str, float] = {"percent": 100, "boolean": 1}
+
 
 class MetricType(StrEnum):
     GAUGE = "gauge"
@@ -49,6 +52,25 @@ class MetricSpec:
     minimum: float | None = None
     maximum: float | None = None
     derive: Derivation | None = None
+
+    @classmethod
+    def non_negative(
+        cls,
+        name: str,
+        unit: str,
+        kind: MetricType,
+        description: str,
+        *tags: str,
+        maximum: float | None = None,
+    ) -> MetricSpec:
+        """A metric that cannot go below 0 (counts, bytes, durations), the common case.
+
+        `maximum` defaults to the unit's own ceiling: 100 for percent, 1 for boolean. Where
+        a unit means more than that (docker's CPU percent is 100 per busy CPU), build the
+        MetricSpec directly.
+        """
+        ceiling = UNIT_CEILINGS.get(unit) if maximum is None else maximum
+        return cls(name, unit, kind, description, tags, minimum=0, maximum=ceiling)
 
     def __post_init__(self) -> None:
         if isinstance(self.derive, str):

@@ -3,16 +3,17 @@
 acc = collect(SystemPlugin, {"percpu": False})
 acc.assert_metric("cpu_percent", value=lambda v: 0 <= v <= 100)
 acc.assert_no_errors()
+acc.assert_as_declared(SystemPlugin)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from unity_core.plugins.registry.options import validate_config
 from unity_core.plugins.runner import CollectingAccumulator
-from unity_core.plugins.sdk import Metric, MetricType, Plugin
+from unity_core.plugins.sdk import Metric, MetricSpec, MetricType, Plugin
 
 __all__ = ["ANY", "RecordingAccumulator", "collect"]
 
@@ -88,6 +89,36 @@ class RecordingAccumulator(CollectingAccumulator):
     def assert_no_errors(self) -> None:
         assert not self.errors, f"expected no per-item errors, got {self.errors}"
 
+    def assert_as_declared(
+        self, plugin: type[Plugin], *, absent: Iterable[str] = (), numeric: bool = True
+    ) -> None:
+        """What was recorded is what `plugin` declares: AssertionError listing every difference.
+
+        Every declared metric appears but those in `absent` (what this host or server lacks)
+        and the derived ones (the pipeline computes those), and nothing undeclared does. Each
+        recorded metric has its spec's unit and type and only the spec's tags; with `numeric`
+        its value is a number (not a bool) within the spec's minimum and maximum.
+        """
+        declared = {spec.name: spec for spec in plugin.metrics}
+        lacking = set(absent)
+        expected = {name for name, spec in declared.items() if spec.derive is None} - lacking
+        problems = [f"  {name}: declared, not recorded" for name in sorted(expected - self.names())]
+        for metric in self.metrics:
+            spec = declared.get(metric.name)
+            if spec is None:
+                problems.append(f"  {metric.name}: recorded, not declared")
+                continue
+            problems.extend(
+                f"  {metric.name} {metric.tags}: {p}" for p in _deviations(metric, spec, numeric)
+            )
+            if metric.name in lacking:
+                problems.append(f"  {metric.name}: recorded, though expected absent")
+        if problems:
+            raise AssertionError(
+                f"{plugin.id}: recorded metrics differ from the declared ones:\n"
+                + "\n".join(dict.fromkeys(problems))
+            )
+
     def names(self) -> set[str]:
         """Every metric name recorded."""
         return {m.name for m in self.metrics}
@@ -111,6 +142,24 @@ def collect(
     finally:
         instance.teardown()
     return acc
+
+
+def _deviations(metric: Metric, spec: MetricSpec, numeric: bool) -> list[str]:
+    """How one recorded metric differs from its spec; empty when it is as declared."""
+    found = []
+    if (metric.unit, metric.type) != (spec.unit, spec.type):
+        found.append(f"{metric.type}, {metric.unit!r}; declared {spec.type}, {spec.unit!r}")
+    if undeclared := set(metric.tags) - set(spec.tags):
+        found.append(f"tags {sorted(undeclared)} not declared (declared: {list(spec.tags)})")
+    value = metric.value
+    if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
+        found.append(f"value {value!r} is not a number")
+    elif isinstance(value, int | float):
+        if spec.minimum is not None and value < spec.minimum:
+            found.append(f"value {value} is below the minimum {spec.minimum}")
+        if spec.maximum is not None and value > spec.maximum:
+            found.append(f"value {value} is above the maximum {spec.maximum}")
+    return found
 
 
 def _value_matches(actual: Any, expected: Any) -> bool:

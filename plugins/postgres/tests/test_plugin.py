@@ -77,14 +77,7 @@ def test_every_metric_of_a_primary_is_collected_with_its_declared_unit_and_type(
     # When collecting
     acc = collect(PostgresPlugin, {"url": db_url})
     # Then every declared metric but the standby ones appears, as declared
-    declared = {spec.name: spec for spec in PostgresPlugin.metrics}
-    assert acc.names() == set(declared) - REPLICATION_ONLY
-    for metric in acc.metrics:
-        spec = declared[metric.name]
-        assert (metric.unit, metric.type) == (spec.unit, spec.type), metric
-        assert set(metric.tags) <= set(spec.tags), metric
-        assert isinstance(metric.value, int | float) and metric.value >= 0, metric
-        assert spec.maximum is None or metric.value <= spec.maximum, metric
+    acc.assert_as_declared(PostgresPlugin, absent=REPLICATION_ONLY)
     acc.assert_no_errors()
     # And it is a primary with no standbys, and our database is among the databases
     acc.assert_metric("is_replica", value=0)

@@ -59,14 +59,7 @@ def test_every_metric_of_a_master_is_collected_with_its_declared_unit_and_type(
     # When collecting
     acc = _collect(server.url)
     # Then every declared metric but the replication ones appears, as declared and in range
-    declared = {spec.name: spec for spec in RedisPlugin.metrics}
-    assert acc.names() == set(declared) - REPLICATION_ONLY
-    for metric in acc.metrics:
-        spec = declared[metric.name]
-        assert (metric.unit, metric.type) == (spec.unit, spec.type), metric
-        assert set(metric.tags) <= set(spec.tags), metric
-        assert isinstance(metric.value, int | float) and metric.value >= 0, metric
-        assert spec.maximum is None or metric.value <= spec.maximum, metric
+    acc.assert_as_declared(RedisPlugin, absent=REPLICATION_ONLY)
     acc.assert_no_errors()
     acc.assert_metric("is_replica", value=0)
     acc.assert_metric("connected_replicas", value=0)

@@ -6,7 +6,7 @@ import pytest
 from marshmallow import Schema, fields
 
 from unity_core.errors import PluginConfigError
-from unity_core.plugins.sdk import Accumulator, MetricType, Plugin
+from unity_core.plugins.sdk import Accumulator, MetricSpec, MetricType, Plugin
 from unity_core.plugins.testing import ANY, RecordingAccumulator, collect
 
 
@@ -69,3 +69,59 @@ def test_collect_validates_config_first() -> None:
     assert len(acc.find("container_cpu_percent")) == 1
     with pytest.raises(PluginConfigError, match=r"config\.running: Not a valid integer"):
         collect(Containers, {"running": "many"})
+
+
+class Disks(Plugin):
+    id = "disks"
+    metrics = (
+        MetricSpec.non_negative("disk_percent", "percent", MetricType.GAUGE, "used", "mount"),
+        MetricSpec.non_negative("disk_reads", "ops", MetricType.COUNTER, "reads", "device"),
+        MetricSpec.non_negative("raid_degraded", "boolean", MetricType.GAUGE, "1 when degraded"),
+        MetricSpec("disk_free_percent", "percent", derive="100 - disk_percent"),
+    )
+
+    def collect_data(self, acc: Accumulator) -> None:
+        acc.add_gauge("disk_percent", 42.5, {"mount": "/"}, unit="percent")
+        acc.add_counter("disk_reads", 1200, {"device": "sda"}, unit="ops")
+
+
+def test_assert_as_declared_passes_when_recorded_metrics_match_their_specs() -> None:
+    # Given a run that reports its metrics as declared, on a host without RAID
+    acc = collect(Disks)
+    # When / Then it holds with the missing one named absent (the derived one is never reported)
+    acc.assert_as_declared(Disks, absent={"raid_degraded"})
+    # And without naming it absent, the missing metric is what the failure says
+    with pytest.raises(AssertionError, match="raid_degraded: declared, not recorded"):
+        acc.assert_as_declared(Disks)
+
+
+def test_assert_as_declared_lists_every_way_a_metric_differs_from_its_spec() -> None:
+    # Given a recording that breaks each rule once
+    acc = RecordingAccumulator()
+    acc.add_gauge("disk_percent", 140.0, {"mount": "/", "host": "nas"}, unit="percent")
+    acc.add_gauge("disk_reads", 5, {"device": "sda"}, unit="ops")
+    acc.add_gauge("raid_degraded", True, unit="boolean")
+    acc.add_gauge("disk_temperature", 38, unit="celsius")
+    # When comparing it with the declaration
+    with pytest.raises(AssertionError) as failed:
+        acc.assert_as_declared(Disks)
+    # Then one message lists them all: range, tags, type, a bool for a number, undeclared
+    message = str(failed.value)
+    assert "value 140.0 is above the maximum 100" in message
+    assert "tags ['host'] not declared" in message
+    assert "disk_reads {'device': 'sda'}: gauge, 'ops'; declared counter, 'ops'" in message
+    assert "raid_degraded {}: value True is not a number" in message
+    assert "disk_temperature: recorded, not declared" in message
+    # And a metric expected absent that is recorded anyway fails too
+    with pytest.raises(AssertionError, match="disk_reads: recorded, though expected absent"):
+        collect(Disks).assert_as_declared(Disks, absent={"raid_degraded", "disk_reads"})
+
+
+def test_non_negative_specs_take_the_ceiling_of_their_unit_unless_given_one() -> None:
+    # Given specs declared with the convenience / When / Then 0 is the floor, and the ceiling
+    # is 100 for percent, 1 for boolean, none for other units, or the one passed
+    assert (Disks.metrics[0].minimum, Disks.metrics[0].maximum) == (0, 100)
+    assert Disks.metrics[1].maximum is None and Disks.metrics[2].maximum == 1
+    assert Disks.metrics[1].tags == ("device",) and Disks.metrics[1].type == MetricType.COUNTER
+    spec = MetricSpec.non_negative("load", "count", MetricType.GAUGE, "load", maximum=64)
+    assert (spec.minimum, spec.maximum) == (0, 64)
