@@ -162,6 +162,11 @@ class Plugin(ABC):
     metrics: ClassVar[tuple[MetricSpec, ...]] = ()
     #: True for plugins whose metric names are only known at run time (exec, prometheus).
     dynamic_metrics: ClassVar[bool] = False
+    #: Scheduling this plugin suggests for a new instance, overriding the collection
+    #: defaults: any of interval (or schedule + timezone), timeout, retry_count, retry_delay,
+    #: retry_backoff — e.g. {"interval": 300, "timeout": 30} for a slow API. An instance's
+    #: own settings (`unity plugins set`, the file, the API) override these in turn.
+    defaults: ClassVar[Mapping[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -350,3 +350,34 @@ def test_two_processes_syncing_at_once_create_each_instance_once(
     assert "error" not in outcome, outcome.get("error")
     with make_sessionmaker(engine)() as session:
         assert sorted(session.scalars(select(PluginRow.plugin_id))) == ["probe", "system", "web"]
+
+
+class SlowApiPlugin(Plugin):
+    """Suggests its own timing: a slow API polled every 5 minutes with a long deadline."""
+
+    id = "slowapi"
+    defaults = {"interval": 300, "timeout": 30, "retry_count": 1}
+
+    def collect_data(self, acc: Accumulator) -> None:
+        acc.add_gauge("up", 1)
+
+
+def test_a_plugins_own_defaults_override_the_collection_defaults_for_new_instances(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    # Given a plugin that suggests its interval, timeout and retries
+    settings = settings_with(tmp_path, database_url)
+    discovery = Discovery(classes={"slowapi": SlowApiPlugin})
+    # When its default instance is created by a sync, and another is added with its own interval
+    with make_sessionmaker(engine)() as session:
+        sync_registry(session, settings, discovery)
+        add_instance(session, "slowapi", "slowapi-2", discovery, interval="60")
+        session.commit()
+    # Then both take the plugin's suggestions, the added one keeps its own interval, and
+    # what the plugin leaves out comes from the collection defaults
+    with make_sessionmaker(engine)() as session:
+        first = get_instance(session, "slowapi", settings)
+        second = get_instance(session, "slowapi-2", settings)
+    assert (first.interval, first.timeout, first.retry_count) == (300, 30.0, 1)
+    assert (second.interval, second.timeout, second.retry_count) == (60, 30.0, 1)
+    assert first.retry_delay == settings.collection.retry_delay

@@ -13,6 +13,7 @@ import inspect
 import re
 import sys
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from marshmallow import Schema
 
 from unity_core.errors import PluginNotFound
+from unity_core.plugins.registry.framework import default_columns
 from unity_core.plugins.sdk import MetricSpec, Plugin
 
 __all__ = ["ENTRY_POINT_GROUP", "LOCAL_PACKAGE", "Discovery", "check_plugin_class", "discover"]
@@ -111,6 +113,11 @@ def check_plugin_class(obj: object) -> str | None:
         if spec.name in names:
             return f"{obj.__qualname__}.metrics declares {spec.name!r} twice"
         names.add(spec.name)
+    if not isinstance(obj.defaults, Mapping):
+        return f"{obj.__qualname__}.defaults is not a mapping"
+    problems = default_columns(obj.defaults)[1]
+    if problems:
+        return f"{obj.__qualname__}.defaults: " + "; ".join(problems)
     return None
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from unity_core.errors import PluginConfigError, PluginNotFound
 from unity_core.plugins.registry.discovery import PLUGIN_ID, Discovery
-from unity_core.plugins.registry.framework import Changes, check_changes
+from unity_core.plugins.registry.framework import Changes, check_changes, default_columns
 from unity_core.plugins.registry.options import apply_config, check_config, validate_config
 from unity_core.plugins.sdk import Plugin
 from unity_core.storage.engine import translate_errors
@@ -119,7 +119,14 @@ def add_instance(
     problems += check_config(cls, config)[1]
     if problems:
         raise PluginConfigError(plugin_id, problems)
-    row = PluginRow(plugin_id=plugin_id, plugin=plugin, enabled=True, config={}, tags={})
+    row = PluginRow(
+        plugin_id=plugin_id,
+        plugin=plugin,
+        enabled=True,
+        config={},
+        tags={},
+        **default_columns(cls.defaults)[0],
+    )
     with translate_errors(f"adding plugin {plugin_id!r}"):
         _apply(row, parsed, config, default_name(cls, plugin_id))
         session.add(row)

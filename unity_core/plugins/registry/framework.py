@@ -20,8 +20,10 @@ from unity_core.errors import PluginConfigError
 
 __all__ = [
     "FRAMEWORK_KEYS",
+    "PLUGIN_DEFAULT_KEYS",
     "Changes",
     "check_changes",
+    "default_columns",
     "hint",
     "parse_changes",
     "validate_cron",
@@ -91,6 +93,21 @@ def check_changes(changes: Mapping[str, Any]) -> tuple[Changes, list[str]]:
     elif result.columns.get("cron") is not None:
         result.columns["interval_seconds"] = None
     return result, problems
+
+
+#: What a plugin class may suggest in `Plugin.defaults` (timing only: never enabled, queue…).
+PLUGIN_DEFAULT_KEYS = frozenset(
+    {"interval", "schedule", "cron", "timezone", "timeout", "retry_count", "retry_delay",
+     "retry_backoff"}
+)  # fmt: skip
+
+
+def default_columns(defaults: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The `plugins` columns a plugin's `defaults` stand for, and what is wrong with them."""
+    unknown = sorted(set(defaults) - PLUGIN_DEFAULT_KEYS)
+    problems = [f"{key}: not a default a plugin may set" for key in unknown]
+    parsed, invalid = check_changes({k: v for k, v in defaults.items() if k not in unknown})
+    return parsed.columns, problems + invalid
 
 
 def validate_cron(expression: str) -> str | None:

@@ -18,7 +18,7 @@ from unity_core.config import Settings
 from unity_core.errors import PluginConfigError, PluginError
 from unity_core.plugins.registry.discovery import Discovery
 from unity_core.plugins.registry.edits import default_name, insert_absent
-from unity_core.plugins.registry.framework import validate_cron
+from unity_core.plugins.registry.framework import default_columns, validate_cron
 from unity_core.plugins.registry.options import validate_config
 from unity_core.plugins.sdk import Plugin
 from unity_core.storage.engine import translate_errors
@@ -65,7 +65,7 @@ def sync_registry(session: Session, settings: Settings, discovery: Discovery) ->
         for plugin_id, cls in discovery.classes.items():
             if plugin_id in existing:
                 continue
-            insert_absent(session, _new_row(plugin_id, plugin_id, cls.name))
+            insert_absent(session, _new_row(plugin_id, plugin_id, cls.name, cls))
             existing.add(plugin_id)
             report.created.append(plugin_id)
         for entry in settings.plugins:
@@ -89,8 +89,11 @@ def keys_from_file(settings: Settings, plugin_id: str) -> frozenset[str]:
     return frozenset(keys)
 
 
-def _new_row(plugin_id: str, plugin: str, name: str) -> dict[str, Any]:
+def _new_row(plugin_id: str, plugin: str, name: str, cls: type[Plugin]) -> dict[str, Any]:
+    # The plugin's suggested timing becomes the instance's own (discovery validated it), so
+    # `unity plugins info` shows what will run and a later `set` changes it like any other.
     return {
+        **default_columns(cls.defaults)[0],
         "plugin_id": plugin_id,
         "plugin": plugin,
         "name": name,
@@ -118,7 +121,9 @@ def _apply_entry(
         report.problems[plugin_id] = str(error)
         return
     if row is None:
-        insert_absent(session, _new_row(plugin_id, implementation, default_name(cls, plugin_id)))
+        insert_absent(
+            session, _new_row(plugin_id, implementation, default_name(cls, plugin_id), cls)
+        )
         row = session.scalars(query.execution_options(populate_existing=True)).first()
         if row is None:  # another process created it first and our snapshot predates it
             report.problems[plugin_id] = "created by another process meanwhile; applied next sync"

@@ -235,3 +235,28 @@ def test_get_explains_why_an_implementation_is_missing(tmp_path: Path) -> None:
     # Then the errors name the instance and the reason
     assert str(broken.value).startswith("my-broken: plugin 'broken' could not be loaded:")
     assert str(absent.value) == "http: plugin 'http' is not installed"
+
+
+@pytest.mark.parametrize(
+    ("defaults", "problem"),
+    [
+        ({"interval": -5}, "interval:"),
+        ({"queue": "host.nas"}, "queue: not a default a plugin may set"),
+        ({"timeout": "soon"}, "timeout:"),
+    ],
+)
+def test_a_plugin_with_unusable_defaults_is_refused_with_the_reason(
+    defaults: dict[str, object], problem: str
+) -> None:
+    from unity_core.plugins.registry.discovery import check_plugin_class
+    from unity_core.plugins.sdk import Accumulator, Plugin
+
+    class Suggests(Plugin):
+        id = "suggests"
+
+        def collect_data(self, acc: Accumulator) -> None:
+            acc.add_gauge("x", 1)
+
+    Suggests.defaults = defaults
+    reason = check_plugin_class(Suggests)
+    assert reason is not None and "Suggests.defaults" in reason and problem in reason
