@@ -46,7 +46,7 @@ from unity_core.storage.writers import postgresql as pg_writer
 
 BATCH = 1000
 ROUNDS = 3
-COLUMNS = "time, series_key, plugin_id, metric_name, value, numeric_value, tags"
+COLUMNS = "time, series_key, plugin_id, metric_name, value, numeric_value, tags, worker_host"
 UNITS = ("percent", "bytes", "celsius", "seconds", "count")
 
 
@@ -127,6 +127,7 @@ def ceiling_run(conn: psycopg.Connection[Any], rows: Sequence[MetricRow]) -> Non
                             dumps(r.value),
                             r.numeric_value,
                             dumps(r.tags) if r.tags else None,
+                            r.worker_host,
                         )
                     )
             conn.commit()

@@ -12,7 +12,6 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
@@ -45,17 +44,31 @@ def _export_config(settings: Settings) -> None:
 )
 @click.option("--loglevel", "-l", default="INFO", show_default=True)
 @click.option("-n", "--name", default="unity", show_default=True, help="Node name prefix.")
+@click.option(
+    "--host",
+    help="This host's name on samples, heartbeats and node names "
+    "[collection.host, else the machine's name].",
+)
 @click.pass_context
 def worker(
-    ctx: click.Context, queues: str, concurrency: int | None, loglevel: str, name: str
+    ctx: click.Context,
+    queues: str,
+    concurrency: int | None,
+    loglevel: str,
+    name: str,
+    host: str | None,
 ) -> None:
     """Run Celery workers: collect (prefetch 1) and, if `persist` is among the queues, a
     separate persist process whose prefetch covers one batch. Ctrl-C/SIGTERM stops both
     warmly: running collections finish and buffered batches are written."""
     from unity_workers.processes import expand_queues, run, worker_commands
+    from unity_workers.resources import WORKER_HOST_VARIABLE
 
     settings = get_settings(ctx)
     _export_config(settings)
+    host = host or settings.collection.host
+    if host:
+        os.environ[WORKER_HOST_VARIABLE] = host
     selected = expand_queues(queues)
     if not selected:
         raise click.UsageError("no queue given")
@@ -65,48 +78,38 @@ def worker(
         batch_size=settings.collection.batch_size,
         loglevel=loglevel,
         name=name,
+        host=host or "%h",
     )
     sys.exit(run(commands))
 
 
-def _flower_credentials() -> tuple[str | None, str | None]:
-    user = os.environ.get("UNITY_FLOWER_USER") or None
-    password = os.environ.get("UNITY_FLOWER_PASSWORD") or None
-    secret_file = os.environ.get("UNITY_FLOWER_PASSWORD_FILE")
-    if password is None and secret_file:
-        password = Path(secret_file).read_text(encoding="utf-8").rstrip("\r\n") or None
-    return user, password
-
-
 @click.command()
-@click.option("--address", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5555, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--address", help="Listen address (default: flower.address, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: flower.port, 5555).")
 @click.pass_context
-def flower(ctx: click.Context, address: str, port: int) -> None:
-    """Flower on the Unity app, with basic auth from UNITY_FLOWER_USER / UNITY_FLOWER_PASSWORD
-    (or UNITY_FLOWER_PASSWORD_FILE). Without them it only binds to 127.0.0.1.
+def flower(ctx: click.Context, address: str | None, port: int | None) -> None:
+    """Flower on the Unity app, with basic auth from the config's `flower.user` /
+    `flower.password` (or UNITY_FLOWER_USER / UNITY_FLOWER_PASSWORD[_FILE]). Without them it
+    only binds to 127.0.0.1.
 
     The credentials reach Flower through its FLOWER_BASIC_AUTH variable, never the command
     line (which `ps` shows to every user)."""
     settings = get_settings(ctx)
     _export_config(settings)
-    user, password = _flower_credentials()
+    options = settings.flower
+    address = address or options.address
+    port = port or options.port
     env = dict(os.environ)
     env.pop("FLOWER_BASIC_AUTH", None)
     env.pop("FLOWER_UNAUTHENTICATED_API", None)
-    if bool(user) != bool(password):
-        raise click.ClickException("set both UNITY_FLOWER_USER and UNITY_FLOWER_PASSWORD")
-    if user and password:
-        if ":" in user or "," in user or "," in password:
-            raise click.ClickException(
-                "Flower credentials may not contain ',' (nor ':' in the user)"
-            )
-        env["FLOWER_BASIC_AUTH"] = f"{user}:{password}"
+    if options.user and options.password:
+        env["FLOWER_BASIC_AUTH"] = f"{options.user}:{options.password}"
     elif address not in LOCAL_ADDRESSES:
         raise click.ClickException(
             f"refusing to start Flower on {address} without credentials: Flower shows task "
-            "arguments (plugin configs) and can stop workers. Set UNITY_FLOWER_USER and "
-            "UNITY_FLOWER_PASSWORD, or use --address 127.0.0.1."
+            "arguments (plugin configs) and can stop workers. Set flower.user and "
+            "flower.password in the config (or UNITY_FLOWER_USER / UNITY_FLOWER_PASSWORD), "
+            "or use --address 127.0.0.1."
         )
     argv = [
         sys.executable, "-m", "celery", "-A", "unity_workers", "flower",

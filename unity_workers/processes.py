@@ -5,9 +5,11 @@ prefetch of 1 (RELIABILITY.md §1.3); Celery's prefetch is per worker process, s
 persist queue gets its own `celery worker`:
 
     celery -A unity_workers worker -Q collect,maintenance -c <max_concurrent> \
-        --prefetch-multiplier 1 -n unity-collect@%h --without-mingle --without-gossip
+        --prefetch-multiplier 1 -n unity-collect@<host> --without-mingle --without-gossip
     celery -A unity_workers worker -Q persist -c 2 \
-        --prefetch-multiplier <batch_size> -n unity-persist@%h --without-mingle --without-gossip
+        --prefetch-multiplier <batch_size> -n unity-persist@<host> --without-mingle --without-gossip
+
+<host> is `unity worker --host`, else collection.host, else Celery's `%h` (the machine's name).
 """
 
 from __future__ import annotations
@@ -51,8 +53,12 @@ def worker_commands(
     loglevel: str = "INFO",
     name: str = "unity",
     persist_concurrency: int = PERSIST_CONCURRENCY,
+    host: str = "%h",
 ) -> list[WorkerCommand]:
-    """One command for the non-persist queues (prefetch 1), one for persist (prefetch = batch)."""
+    """One command for the non-persist queues (prefetch 1), one for persist (prefetch = batch).
+
+    Nodes are named `<name>-collect@<host>` and `<name>-persist@<host>`; `%h` is Celery's
+    placeholder for the machine's name."""
     base = [sys.executable, "-m", "celery", "-A", "unity_workers", "worker"]
     common = ["--loglevel", loglevel, "--without-mingle", "--without-gossip"]
     others = [q for q in queues if q != PERSIST_QUEUE]
@@ -70,7 +76,7 @@ def worker_commands(
                     "--prefetch-multiplier",
                     "1",
                     "-n",
-                    f"{name}-collect@%h",
+                    f"{name}-collect@{host}",
                     *common,
                 ],
             )
@@ -88,7 +94,7 @@ def worker_commands(
                     "--prefetch-multiplier",
                     str(max(1, batch_size)),
                     "-n",
-                    f"{name}-persist@%h",
+                    f"{name}-persist@{host}",
                     *common,
                 ],
             )

@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from unity_core.config import Settings, load_settings
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from unity_workers.crashloop import StartCounter
     from unity_workers.dlq import DeadLetters
 
 
@@ -33,6 +35,7 @@ class _Resources:
     cache: Any = None
     discovery: Any = None
     dead_letters: DeadLetters | None = None
+    start_counter: StartCounter | None = None
 
 
 _lock = threading.Lock()
@@ -109,9 +112,28 @@ def dead_letters() -> DeadLetters:
         return res.dead_letters
 
 
+def start_counter() -> StartCounter:
+    """Where redelivered collection starts are counted (the crash-loop guard)."""
+    res = _mine()
+    with _lock:
+        if res.start_counter is None:
+            from unity_workers.crashloop import counter_for
+
+            conf = settings()
+            res.start_counter = counter_for(conf.broker.url, Path(conf.data_dir))
+        return res.start_counter
+
+
+#: Set by `unity worker --host NAME` for its Celery processes.
+WORKER_HOST_VARIABLE = "UNITY_WORKER_HOST"
+
+
 def worker_host() -> str:
-    """The name this worker reports in plugin_status.worker_host and the `worker_host` tag."""
-    return socket.gethostname()
+    """The host name this worker records on every sample, in plugin_status and its heartbeat:
+    `unity worker --host`, else `collection.host`, else the machine's name."""
+    return (
+        os.environ.get(WORKER_HOST_VARIABLE) or settings().collection.host or socket.gethostname()
+    )
 
 
 def reset() -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from unity_core.config.settings import CollectionSettings
+from unity_core.presence import UNREACHABLE, WorkerPresence, unreachable_plugins, worker_presence
 from unity_core.scheduling import due_after, latest_slot_at_or_before, schedule_for, slot_length
 from unity_core.storage import translate_errors
 from unity_core.storage.models import MetricSeries, Plugin, PluginMetric, PluginStatus
@@ -55,6 +56,8 @@ class PluginReport:
 
     plugins: list[PluginFigures] = field(default_factory=list)
     queues: set[str] = field(default_factory=set)
+    #: Every worker that announced itself (unity_core.presence), alive or silent.
+    workers: list[WorkerPresence] = field(default_factory=list)
     #: plugin_id -> why its interval, cron expression or time zone cannot be scheduled.
     invalid: dict[str, str] = field(default_factory=dict)
 
@@ -79,15 +82,19 @@ def plugin_report(session: Session, now: datetime, collection: CollectionSetting
             .order_by(Plugin.plugin_id)
         ).all()
         plan = plan_schedule(session, now, collection)
+        workers = worker_presence(session, now)
+        unreachable = unreachable_plugins(session, workers)
     late = {entry.plugin_id: _lateness(entry, now, collection) for entry in plan.due}
-    report = PluginReport(invalid=dict(plan.invalid))
+    report = PluginReport(invalid=dict(plan.invalid), workers=workers)
     for plugin_id, queue, status in rows:
         if queue:
             report.queues.add(str(queue))
         report.plugins.append(
             PluginFigures(
                 plugin_id=plugin_id,
-                health=(status.health_status if status else None) or UNKNOWN,
+                health=UNREACHABLE
+                if plugin_id in unreachable
+                else (status.health_status if status else None) or UNKNOWN,
                 consecutive_failures=(status.consecutive_failures if status else 0) or 0,
                 error_count=(status.error_count if status else 0) or 0,
                 rejected_count=(status.rejected_count if status else 0) or 0,

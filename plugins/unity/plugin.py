@@ -19,18 +19,12 @@ from unity_core.storage import make_engine, translate_errors
 GAUGE, COUNTER = MetricType.GAUGE, MetricType.COUNTER
 
 
-def _spec(
-    name: str,
-    unit: str,
-    kind: MetricType,
-    description: str,
-    *tags: str,
-    maximum: float | None = None,
-) -> MetricSpec:
-    return MetricSpec(name, unit, kind, description, tags, minimum=0, maximum=maximum)
+#: A metric that cannot go below 0; a percent one stops at 100, a boolean one at 1.
+_spec = MetricSpec.non_negative
 
 
 _PLUGIN = ("plugin",)
+_WORKER = ("worker", "worker_host")
 
 METRICS = (
     _spec("lateness_seconds", "seconds", GAUGE, "how long a due plugin waits for beat", *_PLUGIN),
@@ -42,6 +36,11 @@ METRICS = (
     _spec("plugins_enabled", "count", GAUGE, "enabled plugin instances"),
     _spec("plugins_failing", "count", GAUGE, "enabled instances whose last run failed"),
     _spec("plugins_paused", "count", GAUGE, "enabled instances paused after repeated failures"),
+    _spec("reachable", "boolean", GAUGE, "0: no live worker takes its queue", *_PLUGIN, maximum=1),
+    _spec("plugins_unreachable", "count", GAUGE, "enabled pinned instances no live worker serves"),
+    _spec("workers_alive", "count", GAUGE, "workers whose heartbeat is recent"),
+    _spec("workers_silent", "count", GAUGE, "workers whose heartbeat stopped"),
+    _spec("worker_heartbeat_age_seconds", "seconds", GAUGE, "since its last heartbeat", *_WORKER),
     _spec("queue_depth", "messages", GAUGE, "messages waiting in a broker queue", "queue"),
     _spec("dlq_depth", "messages", GAUGE, "outcomes waiting in the dead-letter store"),
     _spec("batches_written", "count", GAUGE, "persist batches committed in the last interval"),
@@ -178,10 +177,23 @@ class UnityPlugin(Plugin):
                 duration = round(figures.last_duration_ms, 3)
                 acc.add_gauge("collection_duration_ms", duration, tags, unit="ms")
             acc.add_gauge("up", 1 if figures.up else 0, tags, unit="boolean")
+            reachable = figures.health != database.UNREACHABLE
+            acc.add_gauge("reachable", 1 if reachable else 0, tags, unit="boolean")
         health = [figures.health for figures in report.plugins]
         acc.add_gauge("plugins_enabled", len(health), unit="count")
         acc.add_gauge("plugins_failing", health.count(database.FAILING), unit="count")
         acc.add_gauge("plugins_paused", health.count(database.PAUSED), unit="count")
+        acc.add_gauge("plugins_unreachable", health.count(database.UNREACHABLE), unit="count")
+        self._workers(acc, report.workers)
+
+    def _workers(self, acc: Accumulator, workers: list[database.WorkerPresence]) -> None:
+        for worker in workers:
+            tags = {"worker": worker.name, "worker_host": worker.host}
+            age = round(worker.age_seconds, 3)
+            acc.add_gauge("worker_heartbeat_age_seconds", age, tags, unit="seconds")
+        alive = sum(1 for worker in workers if worker.alive)
+        acc.add_gauge("workers_alive", alive, unit="count")
+        acc.add_gauge("workers_silent", len(workers) - alive, unit="count")
 
     def _batches(self, acc: Accumulator, figures: database.BatchFigures) -> None:
         acc.add_gauge("batches_written", figures.batches, unit="count")

@@ -38,6 +38,7 @@ from unity_core.plugins.registry import (
     sync_registry,
     validate_config,
 )
+from unity_core.presence import UNREACHABLE, unreachable_plugins
 from unity_core.storage import engine_for, get_status, make_sessionmaker
 from unity_core.storage.migrate import check_at_head
 from unity_core.storage.models import PluginStatus
@@ -104,6 +105,7 @@ def list_(ctx: click.Context) -> None:
     """Every instance: plugin, enabled, schedule, queue and health."""
     with _registry(ctx) as reg:
         statuses = {s.plugin_id: s for s in reg.session.scalars(select(PluginStatus))}
+        unreachable = unreachable_plugins(reg.session)
         rows = [
             [
                 i.plugin_id,
@@ -111,7 +113,9 @@ def list_(ctx: click.Context) -> None:
                 "yes" if i.enabled else "no",
                 _schedule(i),
                 i.queue or "-",
-                _health(statuses.get(i.plugin_id)),
+                f"{UNREACHABLE} (no live worker on {unreachable[i.plugin_id]})"
+                if i.plugin_id in unreachable
+                else _health(statuses.get(i.plugin_id)),
             ]
             for i in list_instances(reg.session, reg.settings)
         ]
@@ -151,6 +155,9 @@ def info(ctx: click.Context, plugin_id: str) -> None:
             if cls.dynamic_metrics:
                 click.echo("  (and metrics named at run time)")
         _status(status)
+        queue = unreachable_plugins(reg.session).get(plugin_id)
+        if queue is not None:
+            click.echo(f"  {'reachable:':22}no — no live worker consumes {queue}")
 
 
 @plugins.command()

@@ -9,9 +9,13 @@ from typing import Any, Protocol
 
 from unity_core.pipeline.stage import Rejection
 from unity_core.storage.batch import MetricRow
+from unity_core.storage.series import canonical_tags, series_key_of_canonical
 
 #: Bumped when the encoded shape changes; decode refuses shapes it does not know.
-ENCODING_VERSION = 1
+ENCODING_VERSION = 2
+#: Older shapes decode still reads: messages of the previous release may wait in the broker
+#: (or the dead-letter store) across an upgrade. 1 spelled out every {"value": n} payload.
+DECODABLE_VERSIONS = frozenset({1, 2})
 MAX_ERROR_TEXT = 2000
 #: Rejects and per-item errors an outcome carries at most; the totals are kept as counts.
 MAX_REJECTS = 100
@@ -107,7 +111,8 @@ def encode_outcome(outcome: Outcome) -> dict[str, Any]:
     """A JSON-safe, compact dict that decode_outcome turns back into an equal Outcome.
 
     Rows are lists `[time, name, value, numeric_value, tags_index]`: time is None when it
-    is the slot time (the usual case) and tag sets are listed once under "g".
+    is the slot time (the usual case), value is None when it is just `{"value": numeric}`
+    (most rows: it would repeat the number), and tag sets are listed once under "g".
     """
     slot = outcome.slot_time
     tag_index: dict[tuple[tuple[str, str], ...], int] = {}
@@ -123,7 +128,15 @@ def encode_outcome(outcome: Outcome) -> dict[str, Any]:
             tag_sets.append(tags)
         when = row.time
         stamp = None if when == slot and when.tzinfo is slot.tzinfo else when.isoformat()
-        rows.append([stamp, row.metric_name, row.value, row.numeric_value, index])
+        value = row.value
+        number = row.numeric_value
+        sent: dict[str, Any] | None = value
+        if type(number) is float and len(value) == 1:
+            payload = value.get("value")
+            # Only an exact float twin: {"value": 3} (an int) must come back as an int.
+            if type(payload) is float and payload == number:
+                sent = None
+        rows.append([stamp, row.metric_name, sent, number, index])
     return {
         "v": ENCODING_VERSION,
         "p": outcome.plugin_id,
@@ -144,18 +157,44 @@ def encode_outcome(outcome: Outcome) -> dict[str, Any]:
 
 def decode_outcome(data: Mapping[str, Any]) -> Outcome:
     """The Outcome encode_outcome encoded; ValueError for a shape it does not know."""
-    if data.get("v") != ENCODING_VERSION:
+    if data.get("v") not in DECODABLE_VERSIONS:
         raise ValueError(f"unknown outcome encoding {data.get('v')!r}")
     plugin_id = data["p"]
     slot = datetime.fromisoformat(data["s"])
-    tag_sets = data["g"]
+    # Tag sets arrive canonical (encode_outcome takes them from MetricRows): re-canonicalise
+    # each set once, not once per row, and key series per (metric, tag set) once.
+    tag_sets = [canonical_tags(tags) or None for tags in data["g"]]
+    keys: dict[tuple[str, int], str] = {}
     parse = datetime.fromisoformat
-    rows = [
-        MetricRow(
-            slot if stamp is None else parse(stamp), plugin_id, name, value, numeric, tag_sets[tags]
+    trusted = MetricRow.trusted
+    worker_host = data["w"]
+    rows = []
+    for stamp, name, value, numeric, index in data["r"]:
+        key = keys.get((name, index))
+        if key is None:
+            key = keys[name, index] = series_key_of_canonical(
+                plugin_id, name, tag_sets[index] or {}
+            )
+        if value is None and type(numeric) is float:
+            value = {"value": numeric}
+        elif type(value) is not dict or (numeric is not None and type(numeric) is not float):
+            # Not a shape encode_outcome writes: let the normal constructor and checks judge.
+            rows.append(
+                MetricRow(
+                    slot if stamp is None else parse(stamp),
+                    plugin_id,
+                    name,
+                    value,
+                    numeric,
+                    tag_sets[index],
+                    worker_host,
+                )
+            )
+            continue
+        when = slot if stamp is None else parse(stamp)
+        rows.append(
+            trusted(when, plugin_id, name, value, numeric, tag_sets[index], key, worker_host)
         )
-        for stamp, name, value, numeric, tags in data["r"]
-    ]
     return Outcome(
         plugin_id=plugin_id,
         slot_time=slot,

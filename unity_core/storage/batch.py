@@ -21,6 +21,7 @@ METRIC_COLUMNS = (
     "value",
     "numeric_value",
     "tags",
+    "worker_host",
 )
 
 
@@ -44,6 +45,9 @@ class MetricRow:
     value: dict[str, Any] = field(hash=False)
     numeric_value: float | None = None
     tags: dict[str, str] | None = field(default=None, hash=False)
+    #: The host whose worker collected the sample: stored with it, never part of its series
+    #: (a slot redelivered to another host must hit the same key; README "Scaling out").
+    worker_host: str | None = field(default=None, hash=False)
     series_key: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -51,6 +55,36 @@ class MetricRow:
         object.__setattr__(self, "tags", tags)
         key = series_key_of_canonical(self.plugin_id, self.metric_name, tags or {})
         object.__setattr__(self, "series_key", key)
+
+    @classmethod
+    def trusted(
+        cls,
+        time: datetime,
+        plugin_id: str,
+        metric_name: str,
+        value: dict[str, Any],
+        numeric_value: float | None,
+        tags: dict[str, str] | None,
+        series_key: str,
+        worker_host: str | None = None,
+    ) -> MetricRow:
+        """A row from parts that are canonical already (tags sorted strings or None, key given).
+
+        For decoding rows this code encoded itself, thousands per batch: skipping
+        canonicalisation and hashing there halves decode time. Anything else uses the
+        normal constructor.
+        """
+        row = object.__new__(cls)
+        setattr_ = object.__setattr__
+        setattr_(row, "time", time)
+        setattr_(row, "plugin_id", plugin_id)
+        setattr_(row, "metric_name", metric_name)
+        setattr_(row, "value", value)
+        setattr_(row, "numeric_value", numeric_value)
+        setattr_(row, "tags", tags)
+        setattr_(row, "worker_host", worker_host)
+        setattr_(row, "series_key", series_key)
+        return row
 
     @classmethod
     def build(
@@ -62,6 +96,7 @@ class MetricRow:
         *,
         tags: Mapping[str, Any] | None = None,
         numeric_value: float | None = None,
+        worker_host: str | None = None,
     ) -> MetricRow:
         """A row from a plugin's raw output.
 
@@ -83,7 +118,13 @@ class MetricRow:
             ):
                 numeric_value = float(value)
         return cls(
-            time, plugin_id, metric_name, payload, numeric_value, dict(tags) if tags else None
+            time,
+            plugin_id,
+            metric_name,
+            payload,
+            numeric_value,
+            dict(tags) if tags else None,
+            worker_host,
         )
 
     @property
@@ -152,8 +193,15 @@ def value_json(row: MetricRow) -> str:
     NaN and infinities are refused here too: PostgreSQL's jsonb and MariaDB's JSON_VALID
     reject them, and SQLite would store text no other database could read back.
     """
+    value = row.value
+    if len(value) == 1:
+        # The usual payload, {"value": <float>}: json.dumps writes floats with repr(), so
+        # this is the same text at a fraction of the cost (the encoder is ~2 µs per row).
+        number = value.get("value")
+        if type(number) is float and number - number == 0.0:
+            return '{"value":' + repr(number) + "}"
     try:
-        return _ENCODER.encode(row.value)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as error:
         raise ValueError(
             f"{row.plugin_id}/{row.metric_name}: value is not JSON-serialisable: {error}"

@@ -36,6 +36,7 @@ from unity_core.plugins.registry import (
 from unity_core.plugins.runner import run_plugin
 from unity_core.plugins.sdk import Collection, Metric, MetricType
 from unity_core.plugins.testing import collect
+from unity_core.presence import Announcement, announce
 from unity_core.scheduling import IntervalSchedule, latest_slot_at_or_before
 from unity_core.storage import MetricRow, make_engine, make_sessionmaker, write_batch
 from unity_core.storage.models import Plugin, PluginMetric, PluginStatus, ScheduleState
@@ -148,6 +149,38 @@ def test_every_enabled_plugin_is_reported_with_its_health_and_counters(
     acc.assert_metric("plugins_enabled", value=4)
     acc.assert_metric("plugins_failing", value=1)
     acc.assert_metric("plugins_paused", value=1)
+
+
+def test_workers_and_pinned_plugins_without_a_live_worker_are_reported(
+    configure: Configure, database_url: str, session: Session
+) -> None:
+    # Given docker pinned to host.nas, pi-system pinned to host.pi and an unpinned http;
+    # the NAS worker announced itself 5 s ago, the Pi's fell silent 2 minutes ago
+    add_plugin(session, "docker", queue="host.nas", health_status="ok")
+    add_plugin(session, "pi-system", queue="host.pi", health_status="ok")
+    add_plugin(session, "http", health_status="ok")
+    session.commit()
+    for name, host, age in (("unity-collect@nas", "nas", 5), ("unity-collect@pi", "pi", 120)):
+        announce(
+            session,
+            Announcement(name, host, ("collect", f"host.{host}"), 2, 1, NOW),
+            now=NOW - timedelta(seconds=age),
+        )
+    configure(database_url)
+    # When collecting
+    acc = collect(UnityPlugin)
+    # Then the Pi's pinned plugin is unreachable and down; the others are reachable
+    acc.assert_no_errors()
+    acc.assert_metric("reachable", {"plugin": "pi-system"}, 0, unit="boolean")
+    acc.assert_metric("up", {"plugin": "pi-system"}, 0)
+    acc.assert_metric("reachable", {"plugin": "docker"}, 1)
+    acc.assert_metric("reachable", {"plugin": "http"}, 1)
+    acc.assert_metric("plugins_unreachable", value=1)
+    # And each worker's heartbeat age is reported, the silent one counted as such
+    tags = {"worker": "unity-collect@pi", "worker_host": "pi"}
+    acc.assert_metric("worker_heartbeat_age_seconds", tags, 120, unit="seconds")
+    acc.assert_metric("workers_alive", value=1)
+    acc.assert_metric("workers_silent", value=1)
 
 
 def test_a_late_plugin_shows_how_far_behind_schedule_it_is(

@@ -143,6 +143,7 @@ class Deployment:
         collection: dict[str, Any] | None = None,
         plugins: list[dict[str, Any]] | None = None,
         embedded_broker: bool = False,
+        extra: dict[str, Any] | None = None,
     ) -> Settings:
         """Write unity.yaml (rewritable between worker runs) and return its settings.
 
@@ -167,6 +168,7 @@ class Deployment:
                 **(collection or {}),
             },
             "plugins": plugins or [],
+            **(extra or {}),
         }
         self.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
         return load_settings(self.config_path, environ={})

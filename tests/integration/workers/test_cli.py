@@ -59,7 +59,7 @@ def test_flower_refuses_a_public_address_without_credentials(deployment: Deploym
     result = run_unity(deployment, "flower", "--address", "0.0.0.0")  # noqa: S104 - refused
     # Then it refuses, saying what to set
     assert result.returncode != 0
-    assert "UNITY_FLOWER_USER" in result.stderr and "refusing" in result.stderr
+    assert "flower.user" in result.stderr and "refusing" in result.stderr
 
 
 def _status(url: str, auth: str | None = None) -> int:
@@ -77,13 +77,21 @@ def _status(url: str, auth: str | None = None) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_flower_asks_for_the_configured_basic_auth(deployment: Deployment) -> None:
-    # Given credentials in the environment (they reach Flower through its environment)
-    deployment.configure()
+@pytest.mark.parametrize("given_in", ["environment", "config file"])
+def test_flower_asks_for_the_configured_basic_auth(deployment: Deployment, given_in: str) -> None:
+    # Given credentials in the environment or the config's flower section (they reach
+    # Flower through its environment)
     port = free_port()
-    env = {**deployment.env(), "UNITY_FLOWER_USER": "ops", "UNITY_FLOWER_PASSWORD": "s3cret"}
+    env = deployment.env()
+    if given_in == "environment":
+        deployment.configure()
+        env |= {"UNITY_FLOWER_USER": "ops", "UNITY_FLOWER_PASSWORD": "s3cret"}
+    else:
+        deployment.configure(extra={"flower": {"user": "ops", "password": "s3cret", "port": port}})
     flower = subprocess.Popen(
-        [sys.executable, "-c", UNITY, "flower", "--port", str(port)],
+        # (the config-file variant takes its port from flower.port)
+        [sys.executable, "-c", UNITY, "flower"]
+        + (["--port", str(port)] if given_in == "environment" else []),
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip

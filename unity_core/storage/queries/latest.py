@@ -50,6 +50,7 @@ def latest(
             numeric_value=row.numeric_value,
             tags=dict(row.tags or {}),
             series_key=row.series_key,
+            worker_host=row.worker_host,
         )
         for row in rows
     ]
@@ -64,15 +65,20 @@ def _latest_statement(dialect: str) -> Select[Any]:
     )
     if dialect == "postgresql":
         newest = (
-            select(PluginMetric.time, PluginMetric.value, PluginMetric.numeric_value)
+            select(
+                PluginMetric.time,
+                PluginMetric.value,
+                PluginMetric.numeric_value,
+                PluginMetric.worker_host,
+            )
             .where(PluginMetric.series_key == MetricSeries.series_key)
             .order_by(PluginMetric.time.desc())
             .limit(1)
             .lateral("newest")
         )
-        return select(*catalog, newest.c.time, newest.c.value, newest.c.numeric_value).join_from(
-            MetricSeries, newest, true()
-        )
+        return select(
+            *catalog, newest.c.time, newest.c.value, newest.c.numeric_value, newest.c.worker_host
+        ).join_from(MetricSeries, newest, true())
     # ORDER BY … LIMIT 1 rather than max(time): MariaDB 10.11 reads every index entry of
     # the series for a correlated max() (357 ms for 300 series of 1,440 samples) but stops
     # after one for LIMIT 1 (11 ms); SQLite does one probe either way.
@@ -85,7 +91,11 @@ def _latest_statement(dialect: str) -> Select[Any]:
         .scalar_subquery()
     )
     return select(
-        *catalog, PluginMetric.time, PluginMetric.value, PluginMetric.numeric_value
+        *catalog,
+        PluginMetric.time,
+        PluginMetric.value,
+        PluginMetric.numeric_value,
+        PluginMetric.worker_host,
     ).join_from(
         MetricSeries,
         PluginMetric,

@@ -39,6 +39,8 @@ class Sample:
     numeric_value: float | None
     tags: dict[str, str]
     series_key: str
+    #: The host whose worker collected this sample (not a tag: not part of the series).
+    worker_host: str | None = None
 
 
 @dataclass(frozen=True)

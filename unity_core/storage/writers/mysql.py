@@ -63,6 +63,7 @@ def write(session: Session, rows: Sequence[MetricRow], catalog: Sequence[MetricR
             value_json(r),
             r.numeric_value,
             tags_json(r),
+            r.worker_host,
         )
         for r in rows
     ]
@@ -104,7 +105,7 @@ def _flat(chunk: list[tuple[Any, ...]]) -> tuple[Any, ...]:
 
 @lru_cache(maxsize=64)
 def _metrics_sql(count: int) -> str:
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * count)
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * count)
     # Only fixed identifiers and %s placeholders are formatted in; values are bound.
     return (
         f"INSERT INTO plugin_metrics ({_METRIC_COLUMNS}) VALUES {values} "  # noqa: S608

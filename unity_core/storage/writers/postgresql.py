@@ -99,7 +99,7 @@ _UPSERT_SERIES = (
 #: (database, UTC day) pairs whose partition this process has ensured.
 _known_days: set[tuple[str, date]] = set()
 
-Encoded = tuple[Any, str, str, str, str, float | None, str | None]
+Encoded = tuple[Any, str, str, str, str, float | None, str | None, str | None]
 
 
 def write(
@@ -173,18 +173,31 @@ def _write_once(
 
 
 def _encode(rows: Sequence[MetricRow]) -> list[Encoded]:
-    return [
-        (
-            r.time,
-            r.series_key,
-            r.plugin_id,
-            r.metric_name,
-            value_json(r),
-            r.numeric_value,
-            tags_json(r),
+    # Rows of one collection share their tag dicts (decode_outcome builds one per tag set),
+    # so each set is serialised once per batch; ids stay valid while `rows` holds them.
+    tags_text: dict[int, str | None] = {}
+    encoded: list[Encoded] = []
+    for r in rows:
+        tags = r.tags
+        text = tags_text.get(id(tags), _MISSING)
+        if text is _MISSING:
+            text = tags_text[id(tags)] = tags_json(r)
+        encoded.append(
+            (
+                r.time,
+                r.series_key,
+                r.plugin_id,
+                r.metric_name,
+                value_json(r),
+                r.numeric_value,
+                text,
+                r.worker_host,
+            )
         )
-        for r in rows
-    ]
+    return encoded
+
+
+_MISSING: Any = object()
 
 
 def _copy(cursor: psycopg.Cursor[Any], table: str, rows: list[Encoded]) -> int:

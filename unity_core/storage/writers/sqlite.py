@@ -23,7 +23,7 @@ from unity_core.storage.types import utcnow
 
 _COLUMNS = ", ".join(f'"{name}"' for name in METRIC_COLUMNS)
 _INSERT_METRICS = (
-    f"INSERT INTO plugin_metrics ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+    f"INSERT INTO plugin_metrics ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
     'ON CONFLICT ("series_key", "time") DO NOTHING'
 )
 _INSERT_SERIES = (
@@ -59,6 +59,7 @@ def write(session: Session, rows: Sequence[MetricRow], catalog: Sequence[MetricR
             value_json(r),
             r.numeric_value,
             tags_json(r),
+            r.worker_host,
         )
         for r in rows
     ]
