@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from unity_api.schemas.plugins import (
 from unity_core.config import mask_secrets
 from unity_core.plugins.registry import PluginInstance, get_instance, list_instances, set_options
 from unity_core.storage.models import PluginStatus
+from unity_core.tokens import Scope
 
 blp = Blueprint(
     "plugins",
@@ -58,6 +60,7 @@ class PluginById(MethodView):
         changes = _changes(body)
         if not changes:
             fail(422, "nothing to change: give at least one field")
+        _require_admin_for(body)
         session = request_session(write=True)
         set_options(session, plugin_id, api_context().discovery, **changes)
         session.commit()
@@ -73,6 +76,24 @@ class Collect(MethodView):
         instance = get_instance(read_session(), plugin_id, settings())  # 404 before sending
         task_id = send_collect(instance, settings())
         return {"task_id": task_id, "plugin_id": plugin_id, "state": "PENDING"}
+
+
+#: PATCH fields that decide what a worker executes or where: `config` can name a command
+#: (exec), a URL with credentials or a socket; `queue` moves a plugin onto another host.
+ADMIN_FIELDS = frozenset({"config", "queue"})
+
+
+def _require_admin_for(body: dict[str, Any]) -> None:
+    """403 unless an admin token asks to change ADMIN_FIELDS (write covers the rest)."""
+    sensitive = sorted(ADMIN_FIELDS & set(body))
+    token = getattr(g, "unity_token", None)
+    if sensitive and (token is None or not token.scope.allows(Scope.ADMIN)):
+        scope = token.scope.value if token is not None else "none"
+        fail(
+            403,
+            f"changing {', '.join(sensitive)} needs admin scope (this token has {scope}): "
+            "a plugin's config can name commands and credentials the workers will use",
+        )
 
 
 def _changes(body: dict[str, Any]) -> dict[str, Any]:

@@ -160,3 +160,19 @@ def test_malformed_authorization_headers_get_401(api: Api, header: str) -> None:
     response = api.call("GET", "/api/v1/status", scope=None, headers={"Authorization": header})
     assert response.status_code == 401
     assert set(response.json) >= {"code", "status", "message"}
+
+
+@pytest.mark.parametrize("field", ["config", "queue"])
+def test_changing_what_a_plugin_runs_or_where_needs_admin(api: Api, field: str) -> None:
+    # Given a write token, which may enable, disable and retime plugins
+    body = {"config": {"percpu": False}} if field == "config" else {"queue": "host.nas"}
+    assert (
+        api.call("PATCH", "/api/v1/plugins/system", "write", json={"interval": 90}).status_code
+        == 200
+    )
+    # When it tries to change the config or the queue
+    refused = api.call("PATCH", "/api/v1/plugins/system", "write", json=body)
+    # Then it is refused by name, and an admin token may
+    assert refused.status_code == 403 and field in refused.json["message"]
+    assert "admin" in refused.json["message"]
+    assert api.call("PATCH", "/api/v1/plugins/system", "admin", json=body).status_code == 200

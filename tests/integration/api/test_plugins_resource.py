@@ -48,7 +48,7 @@ def test_patch_disables_retimes_and_tags_in_one_change(api: Api) -> None:
 def test_patch_config_is_validated_by_the_plugins_schema_all_or_nothing(api: Api) -> None:
     # When one good and one unknown option are sent
     response = api.call(
-        "PATCH", "/api/v1/plugins/system", scope="write",
+        "PATCH", "/api/v1/plugins/system", scope="admin",
         json={"interval": "2m", "config": {"no_such_option": 1}},
     )  # fmt: skip
     # Then nothing changes and the problem names the key
