@@ -17,12 +17,16 @@ ROLLUPS = (("plugin_metrics_hourly", "1 hour"), ("plugin_metrics_daily", "1 day"
 
 def is_available(connection: Connection) -> bool:
     """True when the server can CREATE EXTENSION timescaledb (pg_available_extensions)."""
+    return _postgresql_finds(
+        connection, "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+    )
+
+
+def _postgresql_finds(connection: Connection, query: str) -> bool:
+    """True on PostgreSQL when the catalog `query` returns a row; False on other databases."""
     if connection.dialect.name != "postgresql":
         return False
-    found = connection.execute(
-        text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
-    ).first()
-    return found is not None
+    return connection.execute(text(query)).first() is not None
 
 
 def interval(value: timedelta) -> str:
@@ -93,3 +97,30 @@ def continuous_aggregate_sql(retention: RetentionSettings) -> list[str]:
 def drop_sql() -> list[str]:
     """What downgrade sends: the continuous aggregates go before the tables they read."""
     return [f"DROP MATERIALIZED VIEW IF EXISTS {view}" for view, _ in reversed(ROLLUPS)]
+
+
+def has_continuous_aggregates(connection: Connection) -> bool:
+    """True when this database's rollups are TimescaleDB continuous aggregates (materialized
+    views), i.e. it was migrated with the extension: rollups and retention are then jobs
+    inside the database, and Unity's own rollup job and batched deletes stand aside."""
+    return _postgresql_finds(
+        connection, "SELECT 1 FROM pg_matviews WHERE matviewname = 'plugin_metrics_hourly'"
+    )
+
+
+def retention_policy_sql(retention: RetentionSettings) -> list[str]:
+    """Re-apply the configured retention to TimescaleDB's policies (`unity.retention` sends
+    these, so a changed `retention:` section takes effect without a migration)."""
+    keep = {
+        "plugin_metrics": retention.raw_metrics,
+        "alert_history": retention.alert_history,
+        "plugin_metrics_hourly": retention.hourly_aggregates,
+        "plugin_metrics_daily": retention.daily_aggregates,
+    }
+    statements = []
+    for relation, age in keep.items():
+        statements += [
+            f"SELECT remove_retention_policy('{relation}', if_exists => TRUE)",
+            f"SELECT add_retention_policy('{relation}', {interval(age)}, if_not_exists => TRUE)",
+        ]
+    return statements

@@ -16,6 +16,7 @@ from unity_core.storage.models import (
     PluginMetric,
     PluginMetricDaily,
     PluginMetricHourly,
+    RollupWatermark,
 )
 from unity_core.storage.queries.plan import GRANULARITY, Plan, make_plan
 from unity_core.storage.queries.results import (
@@ -25,13 +26,19 @@ from unity_core.storage.queries.results import (
     Resolution,
     SeriesPoints,
 )
-from unity_core.storage.queries.sql import bucket_start_epoch, from_epoch, tag_conditions
+from unity_core.storage.queries.sql import (
+    EPOCH,
+    bucket_start_epoch,
+    from_epoch,
+    tag_conditions,
+)
 
 _ROLLUPS: dict[Resolution, type[PluginMetricHourly] | type[PluginMetricDaily]] = {
     Resolution.HOURLY: PluginMetricHourly,
     Resolution.DAILY: PluginMetricDaily,
 }
 _ONE_MICROSECOND = timedelta(microseconds=1)
+_UNKNOWN = object()
 
 
 class _Row(NamedTuple):
@@ -59,7 +66,8 @@ def range_query(
     - raw, no bucket: the samples themselves; with a bucket, samples aggregated per bucket.
     - hourly/daily: the rollup rows whose bucket starts in [start, end), re-bucketed to
       `bucket` when it is wider (avg is recombined as sum / count, never an average of
-      averages).
+      averages); buckets after the rollup's watermark (not rolled up yet) come from raw
+      samples, bucketed the same way.
     - auto: raw up to RAW_MAX_SPAN, hourly up to HOURLY_MAX_SPAN, daily beyond, with a
       bucket giving no series more than MAX_POINTS_PER_SERIES points.
 
@@ -155,8 +163,45 @@ class _Query:
         self.plugin_id = plugin_id
         self.metric_name = metric_name
         self.keys = keys
+        self._watermark: object = _UNKNOWN
 
     def fetch(self, start: datetime, end: datetime, limit: int | None) -> list[_Row]:
+        """Rows of [start, end), oldest first; at most `limit`.
+
+        A rollup is complete only up to its watermark (the rollup job runs every few
+        minutes, the daily one once a day): buckets from there on are computed from raw
+        samples instead, so a chart's newest buckets are never missing. The split is
+        floored to the plan's bucket so no bucket is made of two halves.
+        """
+        split = self._rollup_complete_until()
+        if split is None or split >= end:
+            return self._fetch(start, end, limit)
+        head = self._fetch(start, split, limit) if split > start else []
+        if limit is not None and len(head) >= limit:
+            return head
+        raw = Plan(Resolution.RAW, self.plan.bucket, self.plan.agg)
+        tail = _Query(self.session, raw, self.plugin_id, self.metric_name, self.keys)
+        return head + tail._fetch(
+            max(start, split), end, None if limit is None else limit - len(head)
+        )
+
+    def _rollup_complete_until(self) -> datetime | None:
+        """Where this plan's rollup stops being complete, floored to the plan's bucket;
+        None for raw plans, and for a rollup with no watermark (never run here, or a
+        TimescaleDB continuous aggregate): that rollup is read as it is."""
+        if self.plan.resolution is Resolution.RAW or self.plan.bucket is None:
+            return None
+        if self._watermark is _UNKNOWN:
+            self._watermark = self.session.execute(
+                select(RollupWatermark.watermark).where(
+                    RollupWatermark.name == self.plan.resolution.value
+                )
+            ).scalar()
+        if not isinstance(self._watermark, datetime):
+            return None
+        return EPOCH + (self._watermark - EPOCH) // self.plan.bucket * self.plan.bucket
+
+    def _fetch(self, start: datetime, end: datetime, limit: int | None) -> list[_Row]:
         statement = self._statement(start, end)
         if limit is not None:
             statement = statement.limit(limit)
