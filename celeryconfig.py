@@ -72,7 +72,18 @@ elif unity_redis_broker:
     if _scheme == "sentinel":
         # kombu asks the Sentinels listed in the URL for this master (RELIABILITY.md 1.13).
         broker_transport_options["master_name"] = _settings.broker.sentinel_master
-result_backend_transport_options = {"visibility_timeout": _vt}
+result_backend_transport_options: dict[str, Any] = {"visibility_timeout": _vt}
+# Results are kept only for tasks sent with ignore_result=False (the API's ad-hoc collect,
+# polled at GET /api/v1/tasks/{id}); everything else ignores them (task_ignore_result).
+if unity_embedded_broker:
+    _results = Path(_settings.data_dir) / "broker" / "results"
+    _results.mkdir(parents=True, exist_ok=True)
+    result_backend = f"file://{_results}"
+elif unity_redis_broker:
+    result_backend = broker_url
+    if _scheme == "sentinel":
+        result_backend_transport_options["master_name"] = _settings.broker.sentinel_master
+result_expires = 86400
 visibility_timeout = _vt
 broker_connection_retry_on_startup = True
 broker_connection_retry = True
@@ -102,9 +113,16 @@ task_publish_retry_policy = {
     "interval_max": 10,
 }
 
-# Flower works from events.
-worker_send_task_events = True
-task_send_sent_event = True
+# Task events (what Flower shows) are switched on by Flower itself: `unity flower` keeps them
+# on in every worker it sees (Flower's enable_events, every 5 s), and they stay on until the
+# worker restarts; `celery -A unity_workers control enable_events` does the same by hand.
+# Off by default because publishing received/started/succeeded for every collection costs
+# a worker's main process about a third of its CPU (bench/pipeline.py: K=10 collections/s
+# 1.3x with them off) — paid only while someone watches. Plain Celery's default is off too.
+worker_send_task_events = False
+# "task-sent" would be published by every sender (beat, API, collect tasks sending persist)
+# whether or not anyone listens; Flower shows a task from "received" on.
+task_send_sent_event = False
 
 enable_utc = True
 timezone = "UTC"
@@ -112,6 +130,10 @@ timezone = "UTC"
 # Default time limits for a collect task whose sender passed none (`celery call`); senders
 # pass per-plugin limits from unity_workers.tasks.collect_options(instance).
 unity_time_limit_grace = 2
+# A collection whose pool process died this many times on redelivery is recorded as failed
+# instead of run again (unity_workers/crashloop.py): a plugin that crashes its process must
+# not take the worker down in a loop.
+unity_max_redeliveries = 3
 task_soft_time_limit = _settings.collection.collection_timeout + unity_time_limit_grace
 task_time_limit = task_soft_time_limit + 10
 worker_max_tasks_per_child = 500

@@ -2,6 +2,7 @@
 
 - UnityError
     - ConfigError                  bad file, key or value; message names file and key path
+        - AlertConditionError      an alert rule's condition JSON is invalid; names the key
     - PluginError
         - PluginNotFound           no registry entry (or no implementation) with this id
         - PluginConfigError        a plugin's options fail its schema or its setup()
@@ -13,6 +14,7 @@
         - SchemaOutOfDate          the database is not migrated to this version's head
         - AlertNotFound            no alert rule has this id
     - CacheUnavailable             never reaches callers of the cache facade; logged once
+    - NotificationFailed           a channel refused or could not be reached; retry later
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ class ConfigError(UnityError):
         self.source = source
         where = f"{source}: " if source else ""
         super().__init__("\n".join(f"{where}{p}" for p in self.problems))
+
+
+class AlertConditionError(ConfigError):
+    """An alert rule's `condition` cannot be used; `problems` lists `key: message` lines."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        super().__init__(problems, source="condition")
 
 
 class PluginError(UnityError):
@@ -89,3 +98,11 @@ class AlertNotFound(StorageError):
 
 class CacheUnavailable(UnityError):
     """The cache could not be reached; the cache facade turns this into misses."""
+
+
+class NotificationFailed(UnityError):
+    """A notification channel could not deliver a message; `channel` names it. Retryable."""
+
+    def __init__(self, channel: str, message: str) -> None:
+        self.channel = channel
+        super().__init__(f"channel {channel}: {message}")

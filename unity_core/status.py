@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -23,6 +23,8 @@ from unity_core.config import Settings, mask_url
 from unity_core.errors import StorageError
 from unity_core.storage import engine_for, make_sessionmaker, migrate
 from unity_core.storage.models import Plugin, PluginStatus
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,14 @@ def extra_probes(settings: Settings) -> list[Probe]:
 
 
 def plugin_health(session: Session) -> list[PluginHealth]:
-    """Every registered plugin with its health ('unknown' before its first run)."""
+    """Every registered plugin with its health ('unknown' before its first run).
+
+    An enabled plugin pinned to a queue that no live worker consumes is 'unreachable'
+    whatever its last run said (unity_core.presence).
+    """
+    from unity_core.presence import UNREACHABLE, unreachable_plugins
+
+    unreachable = unreachable_plugins(session)
     rows = session.execute(
         select(Plugin.plugin_id, Plugin.enabled, PluginStatus)
         .outerjoin(PluginStatus, PluginStatus.plugin_id == Plugin.plugin_id)
@@ -136,6 +145,8 @@ def plugin_health(session: Session) -> list[PluginHealth]:
     result = []
     for plugin_id, enabled, status in rows:
         health = (status.health_status if status else None) or "unknown"
+        if plugin_id in unreachable:
+            health = UNREACHABLE
         result.append(
             PluginHealth(
                 plugin_id=plugin_id,
@@ -151,11 +162,19 @@ def plugin_health(session: Session) -> list[PluginHealth]:
 
 def read_plugin_health(settings: Settings) -> list[PluginHealth] | str:
     """plugin_health on a fresh engine, or the reason it could not be read."""
+    return read_fresh(settings, plugin_health, "plugin health")
+
+
+def read_fresh(settings: Settings, read: Callable[[Session], T], what: str) -> T | str:
+    """`read` in a session on a fresh engine, or "cannot read <what>: <reason>".
+
+    For status and readiness, which must always answer: errors are reported, not raised.
+    """
     engine = engine_for(settings.database)
     try:
         with make_sessionmaker(engine)() as session:
-            return plugin_health(session)
-    except Exception as error:  # reported, not raised: status must always print
-        return f"cannot read plugin health: {str(error).splitlines()[0]}"
+            return read(session)
+    except Exception as error:
+        return f"cannot read {what}: {str(error).splitlines()[0]}"
     finally:
         engine.dispose()

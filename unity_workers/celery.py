@@ -10,7 +10,16 @@ import os
 
 from celery import Celery
 
-app = Celery("unity", include=["unity_workers.tasks", "unity_workers.signals"])
+app = Celery(
+    "unity",
+    include=[
+        "unity_workers.tasks",
+        "unity_workers.signals",
+        "unity_workers.heartbeat",
+        "unity_workers.alerting",
+        "unity_workers.lifecycle",
+    ],
+)
 app.config_from_object(os.environ.get("CELERY_CONFIG_MODULE") or "celeryconfig")
 
 __all__ = ["app"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any
 from unity_core.collection import after_commit, decode_outcome, persist_outcomes
 from unity_core.errors import StorageUnavailable
 from unity_core.storage import MetricRow, translate_errors, write_batch
+from unity_workers.resources import worker_host
 
 logger = logging.getLogger("unity.workers.persist")
 
@@ -72,6 +72,8 @@ class Persister:
     pause_after: int = 10
     #: Failures worth a later attempt: the database is away, or too slow for the time limit.
     transient: tuple[type[BaseException], ...] = (StorageUnavailable,)
+    #: Told about every committed batch (alerts evaluate the rules it touched); must not raise.
+    committed: Callable[[Sequence[Any]], None] | None = None
 
     def persist(self, deliveries: Sequence[Delivery]) -> list[str]:
         """Write the batch; return the ids of the deliveries that may be acknowledged."""
@@ -138,6 +140,8 @@ class Persister:
         except Exception:
             # The rows are committed; a cache problem must not turn into a redelivery.
             logger.warning("updating the cache after a write failed", exc_info=True)
+        if self.committed is not None:
+            self.committed(outcomes)
         self._record_batch(elapsed_ms, report.rows_offered)
 
     def _record_batch(self, elapsed_ms: float, rows: int) -> None:
@@ -148,10 +152,13 @@ class Persister:
         itself is already committed.
         """
         now = datetime.now(UTC)
-        tags = {"worker": f"{socket.gethostname()}:{os.getpid()}"}
+        host = worker_host()
+        tags = {"worker": f"{host}:{os.getpid()}"}
         samples = [
-            MetricRow.build(now, "unity", "batch_write_ms", round(elapsed_ms, 3), tags=tags),
-            MetricRow.build(now, "unity", "batch_rows", rows, tags=tags),
+            MetricRow.build(
+                now, "unity", "batch_write_ms", round(elapsed_ms, 3), tags=tags, worker_host=host
+            ),
+            MetricRow.build(now, "unity", "batch_rows", rows, tags=tags, worker_host=host),
         ]
         try:
             with self.sessions()() as session:

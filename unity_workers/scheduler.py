@@ -11,8 +11,9 @@ Each tick the active beat re-reads the enabled plugins, so enabling, disabling o
 one (CLI or API) takes effect within a tick, and sends `unity.collect` for every plugin
 whose slot has come: once for the latest slot after downtime, less often while the plugin
 keeps failing, never while it is paused. Celery's own `beat_schedule` entries (and
-`unity.maintenance`, hourly and once whenever a beat becomes active) run as usual, on the
-active beat only. A database that is briefly down is logged and retried next tick; beat
+`unity.maintenance`, hourly and once whenever a beat becomes active; `unity.rollup` every
+5 minutes and `unity.retention` hourly, see LIFECYCLE_TASKS) run as usual, on the active
+beat only. A database that is briefly down is logged and retried next tick; beat
 never crashes over it.
 
 Options (keyword argument > Celery setting > default): `lease_ttl` (`unity_beat_lease_ttl`,
@@ -54,6 +55,10 @@ log = logging.getLogger("unity.beat")
 LEASE_NAME = "beat"
 COLLECT_QUEUE = "collect"
 MAINTENANCE_TASK = "unity.maintenance"
+ALERTS_TASK = "unity.alerts.evaluate"
+#: Data lifecycle (issue 6): fixed tasks and their default periods in seconds, each
+#: overridable by the Celery setting `unity_<name>_interval` (e.g. unity_rollup_interval).
+LIFECYCLE_TASKS = {"unity.rollup": 300, "unity.retention": 3600}
 DEFAULT_LEASE_TTL = 30.0
 MAX_LOOP_INTERVAL = 5.0
 DEFAULT_MAINTENANCE_INTERVAL = 3600
@@ -126,6 +131,33 @@ class UnityScheduler(Scheduler):  # type: ignore[misc]  # celery ships no type h
                     }
                 }
             )
+        if ALERTS_TASK not in already:
+            # Every rule on a fixed beat (no_data and plugin_health need a clock; writes
+            # also trigger the rules they touch, see unity_workers/alerting.py).
+            interval = self.settings.notifications.evaluate_interval
+            self.update_from_dict(
+                {
+                    ALERTS_TASK: {
+                        "task": ALERTS_TASK,
+                        "schedule": every(timedelta(seconds=interval)),
+                        "options": {"expires": interval},
+                    }
+                }
+            )
+
+        for task, default in LIFECYCLE_TASKS.items():
+            if task not in already:
+                conf_key = f"unity_{task.removeprefix('unity.')}_interval"
+                period = float(self.app.conf.get(conf_key) or default)
+                self.update_from_dict(
+                    {
+                        task: {
+                            "task": task,
+                            "schedule": every(timedelta(seconds=period)),
+                            "options": {"expires": period},
+                        }
+                    }
+                )
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """One beat iteration: keep or seek the lease, dispatch what is due; seconds to sleep."""

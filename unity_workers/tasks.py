@@ -18,6 +18,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.worker.request import Request
 
 from unity_core.collection import collect_once, encode_outcome, failure_outcome
+from unity_core.collection.counters import SharedCounters
 from unity_core.errors import (
     CollectionFailed,
     CollectionTimeout,
@@ -28,8 +29,10 @@ from unity_core.errors import (
 from unity_core.plugins.registry import PluginInstance, get_instance, instantiate
 from unity_core.plugins.runner import run_plugin
 from unity_workers import resources
+from unity_workers.alerting import after_persist
 from unity_workers.batching import ROWS_HEADER, PersistBatches
 from unity_workers.celery import app
+from unity_workers.crashloop import redelivered
 from unity_workers.maintenance import run_maintenance
 from unity_workers.persisting import Delivery, Persister, RetryPolicy
 
@@ -178,6 +181,17 @@ def collect(
         if found is None:
             return None
     attempt = int(self.request.retries or 0)
+    if redelivered(self.request):
+        starts = resources.start_counter().count(str(self.request.id))
+        limit = int(app.conf.unity_max_redeliveries)
+        if starts > limit:
+            # Every earlier delivery ended with its worker process gone: record, do not rerun.
+            lost = CollectionFailed(
+                plugin_id,
+                f"the worker process running this collection died {starts} times "
+                f"(limit {limit}); not run again — does the plugin crash its process?",
+            )
+            return _failure(found, slot_time, lost, attempt)
     try:
         return _collect(self, found, slot_time, attempt)
     except SoftTimeLimitExceeded:
@@ -200,6 +214,8 @@ def _collect(task: Task, found: Any, slot_time: datetime, attempt: int) -> dict[
         settings=resources.settings(),
         attempt=attempt,
         run=_recording_runner(found, failures),
+        # Counters' previous samples: the cache, else the database (opened only if needed).
+        counters=SharedCounters(resources.cache(), lambda: resources.sessions()()),
     )
     retryable = bool(failures) and isinstance(failures[-1], (CollectionFailed, CollectionTimeout))
     if not outcome.ok and retryable and attempt < found.retry_count:
@@ -257,6 +273,7 @@ def _persister() -> Persister:
         ),
         pause_after=resources.settings().collection.pause_after,
         transient=(StorageUnavailable, SoftTimeLimitExceeded),
+        committed=after_persist,
     )
 
 
@@ -265,7 +282,11 @@ def _rows_of(payload: dict[str, Any]) -> int:
     return len(rows) if isinstance(rows, list) else 1
 
 
-@app.task(bind=True, base=PersistBatches, name="unity.persist", acks_late=True)
+# send_events=False: one persist message follows every collection, and its received/started/
+# succeeded events cost as much broker work as the collection's own. Flower shows the
+# collections (unity.collect keeps its events); persisting is reported through plugin_status
+# and the `unity` plugin's batch_write_ms / batch_rows metrics instead.
+@app.task(bind=True, base=PersistBatches, name="unity.persist", acks_late=True, send_events=False)
 def persist(self: Task, requests: list[Any]) -> list[str]:
     """Write a batch of encoded outcomes in one transaction (see persisting.py).
 

@@ -1,7 +1,7 @@
 """Scale-out: the collecting worker's host on every sample, and worker heartbeats (issue 8).
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0004
 Create Date: 2026-11-28
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from unity_core.storage.types import PortableJSON, UTCDateTime
 
 revision: str = "0006"
-down_revision: str | None = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -13,11 +13,14 @@ from importlib.metadata import EntryPoint, entry_points
 import click
 
 from unity_core import __version__
+from unity_core.cli.alerts import alerts
 from unity_core.cli.collect import collect
 from unity_core.cli.config import config
 from unity_core.cli.db import db
+from unity_core.cli.lifecycle import export, import_, retention, rollup
 from unity_core.cli.plugins import plugins
 from unity_core.cli.status import status
+from unity_core.cli.tokens import tokens
 from unity_core.cli.up import up
 
 
@@ -62,5 +65,18 @@ def main(ctx: click.Context, config_path: str | None) -> None:
         os.environ["UNITY_CONFIG"] = os.path.abspath(config_path)
 
 
-for _command in (config, db, plugins, collect, status, up):
+for _command in (
+    config,
+    db,
+    plugins,
+    collect,
+    status,
+    up,
+    tokens,
+    alerts,
+    export,
+    import_,
+    retention,
+    rollup,
+):
     main.add_command(_command)

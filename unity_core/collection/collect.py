@@ -18,7 +18,7 @@ from unity_core.collection.outcome import (
     utc,
 )
 from unity_core.config.settings import Settings
-from unity_core.pipeline import EnrichContext, Pipeline
+from unity_core.pipeline import CounterMemory, EnrichContext, Pipeline
 from unity_core.plugins.runner import run_plugin
 from unity_core.plugins.sdk import Collection, Plugin
 
@@ -44,13 +44,16 @@ def collect_once(
     attempt: int = 0,
     run: RunPlugin = run_plugin,
     pipeline: Pipeline | None = None,
+    counters: CounterMemory | None = None,
 ) -> Outcome:
     """Run `plugin` for `slot_time` and process what it reported; never raises for a bad plugin.
 
     The slot time is the sample time of every metric without its own, so running the same
     slot twice (redelivery, retry, a doubled dispatch) yields the same rows. A failed or
     timed-out run becomes a failure Outcome; a failing `summary()` gets a plain fallback.
-    Touches neither the database nor the cache: persisting is a separate step.
+    Persisting is a separate step. The only other I/O is `counters` (SharedCounters in
+    the workers), where Rates exchanges counters' previous samples, once per run that has
+    counters; without it no rates are derived.
     """
     slot = utc(slot_time)
     started = time.perf_counter()
@@ -74,7 +77,9 @@ def collect_once(
         collector_version=str(getattr(plugin, "version", "")),
     )
     try:
-        result = (pipeline or _default_pipeline).process(collection, type(plugin), context)
+        result = (pipeline or _default_pipeline).process(
+            collection, type(plugin), context, counters=counters
+        )
     except Exception as error:  # CollectionFailed from a broken stage: record, don't crash
         return failure_outcome(
             instance,

@@ -63,10 +63,28 @@ RETENTION_HOURLY_AGGREGATES = timedelta(days=365)
 RETENTION_DAILY_AGGREGATES = timedelta(days=5 * 365)
 RETENTION_ALERT_HISTORY = timedelta(days=90)
 
+# Flower (`unity flower`): loopback only unless credentials are set.
+FLOWER_ADDRESS = "127.0.0.1"
+FLOWER_PORT = 5555
+
 # API.
 API_BIND = "127.0.0.1:8080"
 API_WORKERS = 2
 API_THREADS = 1
+#: Requests per token (or client address without one); flask-limiter syntax.
+API_RATE_LIMIT = "600/minute"
+#: Largest request body accepted, in bytes (413 beyond).
+API_MAX_REQUEST_BYTES = 1_048_576
+#: /metrics without a token (for Prometheus servers that cannot send one).
+API_METRICS_PUBLIC = False
+
+# Alerts and notifications (issue 7).
+#: How often beat evaluates every rule (writes also trigger rules on their metrics).
+ALERTS_EVALUATE_INTERVAL = 30
+#: A still-firing alert is notified again after this many seconds.
+NOTIFY_REPEAT_INTERVAL = 4 * 3600
+#: Seconds a notification waits so that alerts of the same burst share one message.
+NOTIFY_GROUP_WAIT = 0.5
 
 # Plugin instances: framework keys filled in when a plugins[] entry leaves them out.
 PLUGIN_ENABLED = True

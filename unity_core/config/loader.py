@@ -19,6 +19,8 @@ from unity_core.config.settings import (
     CacheTTL,
     CollectionSettings,
     DatabaseSettings,
+    FlowerSettings,
+    NotificationSettings,
     RetentionSettings,
     Settings,
     TimeseriesSettings,
@@ -138,7 +140,9 @@ class _Builder:
             collection=self.collection(loaded.get("collection", {}), base),
             retention=RetentionSettings(**retention),
             api=ApiSettings(**loaded.get("api", {})),
+            flower=self.flower(loaded.get("flower", {})),
             plugins=self.plugins(loaded.get("plugins", [])),
+            notifications=self.notifications(loaded.get("notifications", {})),
         )
         if self.problems:
             sources = {source for source, _ in self.problems}
@@ -146,6 +150,31 @@ class _Builder:
                 raise ConfigError([message for _, message in self.problems], sources.pop())
             raise ConfigError([f"{source}: {message}" for source, message in self.problems])
         return settings
+
+    def notifications(self, section: dict[str, Any]) -> NotificationSettings:
+        options = dict(section)
+        # `from` is a Python keyword, so the schema loads it as `sender`; give it back.
+        options["channels"] = tuple(
+            {("from" if k == "sender" else k): v for k, v in channel.items()}
+            for channel in options.get("channels", [])
+        )
+        options["maintenance"] = tuple(options.get("maintenance", []))
+        return NotificationSettings(**options)
+
+    def flower(self, section: dict[str, Any]) -> FlowerSettings:
+        options = dict(section)
+        user = self.env.get("UNITY_FLOWER_USER") or options.get("user")
+        password = self.secret("UNITY_FLOWER_PASSWORD") or options.get("password")
+        if bool(user) != bool(password):
+            missing = "password" if user else "user"
+            self.at(f"flower.{missing}")(
+                "set flower.user and flower.password together (or UNITY_FLOWER_USER and "
+                "UNITY_FLOWER_PASSWORD)"
+            )
+        elif user and password and (":" in user or "," in user or "," in password):
+            self.at("flower.user")("Flower credentials may not contain ',' (nor ':' in the user)")
+        options["user"], options["password"] = user or None, password or None
+        return FlowerSettings(**options)
 
     def collection(self, section: dict[str, Any], base: Path) -> CollectionSettings:
         options = dict(section)

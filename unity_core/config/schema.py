@@ -183,12 +183,133 @@ class RetentionSchema(_Strict):
     alert_history = Duration()
 
 
+class FlowerSchema(_Strict):
+    address = fields.String(validate=validate.Length(min=1))
+    port = fields.Integer(validate=validate.Range(1, 65535))
+    user = fields.String(validate=validate.Length(min=1))
+    password = fields.String(validate=validate.Length(min=1))
+
+
 class ApiSchema(_Strict):
     bind = fields.String(
         validate=validate.Regexp(r"^(unix:.+|.*:\d{1,5})$", error="Use HOST:PORT.")
     )
     workers = _count(1)
     threads = _count(1)
+    rate_limit = fields.String(
+        validate=validate.Regexp(
+            r"^\s*\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?\s*$",
+            error="Use e.g. 600/minute.",
+        )
+    )
+    max_request_bytes = _count(1024)
+    metrics_public = fields.Boolean()
+    cors_origins = fields.List(fields.String(validate=validate.Length(min=1)))
+
+
+# --- notifications (issue 7) ---
+#: Each channel type's keys: (required, optional). `name` and `type` are common to all.
+CHANNEL_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "webhook": (frozenset({"url"}), frozenset({"headers", "timeout"})),
+    "ntfy": (frozenset({"topic"}), frozenset({"url", "token", "priority", "timeout"})),
+    "gotify": (frozenset({"url", "token"}), frozenset({"priority", "timeout"})),
+    "email": (
+        frozenset({"host", "to"}),
+        frozenset({"port", "username", "password", "from", "starttls", "ssl", "timeout"}),
+    ),
+    "apprise": (frozenset({"urls"}), frozenset()),
+}
+_WINDOW_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ChannelSchema(_Strict):
+    """One notification channel; which keys are allowed and required depends on `type`."""
+
+    name = fields.String(
+        required=True,
+        validate=validate.Regexp(_PLUGIN_ID, error="Use letters, digits, '.', '_' and '-'."),
+    )
+    type = fields.String(required=True, validate=validate.OneOf(sorted(CHANNEL_KEYS)))
+    url = fields.String(validate=validate.Length(min=1))
+    urls = fields.List(
+        fields.String(validate=validate.Length(min=1)), validate=validate.Length(min=1)
+    )
+    headers = fields.Dict(keys=fields.String(), values=fields.String())
+    topic = fields.String(validate=validate.Length(min=1))
+    token = fields.String(validate=validate.Length(min=1))
+    priority = fields.Integer(validate=validate.Range(min=1, max=10))
+    host = fields.String(validate=validate.Length(min=1))
+    port = fields.Integer(validate=validate.Range(min=1, max=65535))
+    username = fields.String()
+    password = fields.String()
+    sender = fields.String(data_key="from", validate=validate.Email())
+    to = fields.List(fields.String(validate=validate.Email()), validate=validate.Length(min=1))
+    starttls = fields.Boolean()
+    ssl = fields.Boolean()
+    timeout = _positive(whole=False)
+    #: The channel gets only notifications of this severity or worse (all channel types).
+    min_severity = fields.String(validate=validate.OneOf(["info", "warning", "critical"]))
+
+    @validates_schema
+    def _keys_of_type(self, data: dict[str, Any], **kwargs: Any) -> None:
+        kind = data.get("type")
+        if kind not in CHANNEL_KEYS:
+            return
+        required, optional = CHANNEL_KEYS[kind]
+        given = {self.fields[k].data_key or k for k in data} - {"name", "type", "min_severity"}
+        problems: dict[str, list[str]] = {}
+        for key in sorted(required - given):
+            problems[key] = [f"Required for {kind} channels."]
+        for key in sorted(given - required - optional):
+            problems[key] = [f"Not a setting of {kind} channels."]
+        if problems:
+            raise ValidationError(problems)
+
+
+class MaintenanceSchema(_Strict):
+    """A window without notifications: ISO datetimes (once) or HH:MM times (every day)."""
+
+    name = fields.String(validate=validate.Length(min=1))
+    start = fields.String(required=True)
+    end = fields.String(required=True)
+    timezone = fields.String(validate=_timezone)
+
+    @validates_schema
+    def _same_form(self, data: dict[str, Any], **kwargs: Any) -> None:
+        from datetime import datetime
+
+        start, end = data.get("start", ""), data.get("end", "")
+        if _WINDOW_TIME.match(start) and _WINDOW_TIME.match(end):
+            return
+        try:
+            begins, ends = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        except ValueError:
+            raise ValidationError(
+                "Use two ISO datetimes (a one-off window) or two HH:MM times (daily).", "start"
+            ) from None
+        if begins.utcoffset() is None and "timezone" not in data:
+            raise ValidationError(
+                "Give the datetimes an offset (…+00:00) or set timezone.", "start"
+            )
+        if ends <= begins:
+            raise ValidationError("Must be after start.", "end")
+
+
+class NotificationsSchema(_Strict):
+    channels = fields.List(fields.Nested(ChannelSchema))
+    repeat_interval = _positive()
+    group_wait = Seconds(whole=False, validate=validate.Range(min=0))
+    evaluate_interval = _positive()
+    maintenance = fields.List(fields.Nested(MaintenanceSchema))
+
+    @validates_schema
+    def _unique_names(self, data: dict[str, Any], **kwargs: Any) -> None:
+        names = [channel["name"] for channel in data.get("channels", []) if "name" in channel]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValidationError(
+                f"Channel names must be unique: {', '.join(repeated)}.", "channels"
+            )
 
 
 class PluginSchema(_Strict):
@@ -226,7 +347,9 @@ class RootSchema(_Strict):
     collection = fields.Nested(CollectionSchema)
     retention = fields.Nested(RetentionSchema)
     api = fields.Nested(ApiSchema)
+    flower = fields.Nested(FlowerSchema)
     plugins = fields.List(fields.Nested(PluginSchema))
+    notifications = fields.Nested(NotificationsSchema)
 
 
 def validate_tree(tree: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

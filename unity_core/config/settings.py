@@ -94,6 +94,37 @@ class ApiSettings:
     bind: str = defaults.API_BIND
     workers: int = defaults.API_WORKERS
     threads: int = defaults.API_THREADS
+    rate_limit: str = defaults.API_RATE_LIMIT
+    max_request_bytes: int = defaults.API_MAX_REQUEST_BYTES
+    metrics_public: bool = defaults.API_METRICS_PUBLIC
+    #: Origins allowed by CORS; empty means CORS is off.
+    cors_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FlowerSettings:
+    """`unity flower`: where it listens and its basic-auth credentials (both or neither)."""
+
+    address: str = defaults.FLOWER_ADDRESS
+    port: int = defaults.FLOWER_PORT
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """Alert notifications: channels (validated dicts, `name` and `type` first) and timing."""
+
+    channels: tuple[dict[str, Any], ...] = ()
+    repeat_interval: int = defaults.NOTIFY_REPEAT_INTERVAL
+    group_wait: float = defaults.NOTIFY_GROUP_WAIT
+    evaluate_interval: int = defaults.ALERTS_EVALUATE_INTERVAL
+    #: Windows without notifications: {name, start, end, timezone} as written in the file.
+    maintenance: tuple[dict[str, Any], ...] = ()
+
+    def channel(self, name: str) -> dict[str, Any] | None:
+        """The channel called `name`, or None."""
+        return next((c for c in self.channels if c["name"] == name), None)
 
 
 @dataclass(frozen=True)
@@ -108,4 +139,6 @@ class Settings:
     collection: CollectionSettings = field(default_factory=CollectionSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    flower: FlowerSettings = field(default_factory=FlowerSettings)
     plugins: tuple[dict[str, Any], ...] = ()
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)

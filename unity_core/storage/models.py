@@ -205,6 +205,8 @@ class PluginMetric(Base):
     value: Mapped[dict[str, Any]]
     numeric_value: Mapped[float | None]
     tags: Mapped[dict[str, Any] | None]
+    #: The host whose worker collected the sample; deliberately not a tag (not in the key).
+    worker_host: Mapped[str | None] = mapped_column(String(255))
 
     def __repr__(self) -> str:
         return f"PluginMetric({self.plugin_id!r}, {self.metric_name!r}, {self.time.isoformat()})"
@@ -307,3 +309,140 @@ class ApiToken(Base):
 
     def __repr__(self) -> str:
         return f"ApiToken(name={self.name!r}, scope={self.scope!r})"
+
+
+# ── Scale-out (issue 8): worker presence ─────────────────────────────────────────────────
+
+
+class WorkerHeartbeat(Base):
+    """One Celery worker node's last announcement: where it runs, what it consumes.
+
+    Each `unity worker` node upserts its row every few seconds; a row whose heartbeat is
+    older than the staleness threshold is a silent worker. Kept in the database (not in
+    Celery's events) so `unity status`, the API and the `unity` plugin read it without
+    Celery, whichever broker is in use.
+    """
+
+    __tablename__ = "worker_heartbeats"
+
+    #: Celery node name, e.g. "unity-collect@nas".
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    queues: Mapped[list[str]] = mapped_column(PortableJSON)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    last_heartbeat: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"WorkerHeartbeat(name={self.name!r}, host={self.host!r})"
+
+
+# --- Alerts and notifications (issue 7) -------------------------------------------------
+
+
+class AlertState(Base):
+    """Where one rule stands for one tag set: ok, pending, firing or resolved.
+
+    `state_key` is the series key of the tag set ("" for whole-plugin rules); `since` is
+    when the current state began (pending → firing waits for the rule's `for` from it).
+    """
+
+    __tablename__ = "alert_states"
+    __table_args__ = (PrimaryKeyConstraint("alert_id", "state_key"),)
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    state_key: Mapped[str] = mapped_column(String(32))
+    tags: Mapped[dict[str, Any] | None]
+    state: Mapped[str] = mapped_column(String(10))
+    since: Mapped[datetime]
+    value: Mapped[float | None]
+    evaluated_at: Mapped[datetime]
+    #: The last notification sent for this firing (drives the repeat interval).
+    notified_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"AlertState({self.alert_id!r}, {self.state_key!r}, {self.state!r})"
+
+
+class Notification(Base):
+    """The outbox: one message to one channel, kept until sent, with its attempts.
+
+    `status` is pending → sending → sent; a failed attempt returns it to pending with
+    `attempts` and `last_error` updated, so a channel that is down delays a message but
+    never loses it.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_channel_status", "channel", "status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
+    channel: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: The notification whose message carried this one (grouping), or its own id.
+    sent_with: Mapped[uuid.UUID | None]
+    sent_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"Notification({self.channel!r}, {self.status!r}, attempts={self.attempts})"
+
+
+class AlertSilence(Base):
+    """A mute: no notifications for one rule (every rule when alert_id is NULL) in [start, end)."""
+
+    __tablename__ = "alert_silences"
+    __table_args__ = (Index("ix_alert_silences_ends_at", "ends_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    alert_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), index=True
+    )
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[CreatedAt]
+
+    def __repr__(self) -> str:
+        return f"AlertSilence({self.alert_id!r}, {self.starts_at!r} to {self.ends_at!r})"
+
+
+# ── Data lifecycle (issue 6): rollup watermarks and buckets to recompute ─────────────────
+
+
+class RollupWatermark(Base):
+    """How far one rollup table is complete: every bucket before `watermark` is rolled up.
+
+    One row per rollup ('hourly', 'daily'), created by the migration so the rollup job can
+    lock it (`SELECT … FOR UPDATE`): that lock is what makes two concurrent runs safe.
+    """
+
+    __tablename__ = "rollup_watermarks"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    watermark: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"RollupWatermark({self.name!r}, {self.watermark!r})"
+
+
+class RollupStale(Base):
+    """A closed bucket that received samples after it closed, so its rollup must be redone.
+
+    Written by a database trigger on `plugin_metrics` (see unity_core/lifecycle/triggers.py)
+    for hourly buckets, and by the hourly job for the daily buckets it changed.
+    """
+
+    __tablename__ = "rollup_stale"
+    __table_args__ = (PrimaryKeyConstraint("rollup", "bucket"),)
+
+    rollup: Mapped[str] = mapped_column(String(16))
+    bucket: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"RollupStale({self.rollup!r}, {self.bucket.isoformat()})"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -105,6 +107,66 @@ def test_flower_asks_for_the_configured_basic_auth(deployment: Deployment, given
         assert _status(url, "ops:s3cret") == 200
         cmdline = Path(f"/proc/{flower.pid}/cmdline").read_bytes()
         assert b"s3cret" not in cmdline
+    finally:
+        os.killpg(flower.pid, signal.SIGKILL)
+        flower.wait(timeout=10)
+
+
+def _flower_json(url: str, auth: str) -> object:
+    request = urllib.request.Request(url)  # noqa: S310 - an http://127.0.0.1 URL we built
+    request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_flower_switches_on_task_events_and_shows_collections(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    # Given workers started with Unity's defaults (task events off until someone watches)
+    deployment.add_plugin("three", THREE_GAUGES)
+    port = free_port()
+    deployment.configure(
+        plugins=[{"id": "three"}],
+        extra={"flower": {"user": "ops", "password": "s3cret", "port": port}},
+    )
+    deployment.sync_registry()
+    deployment.start("persist", "collect")
+    flower = subprocess.Popen(
+        [sys.executable, "-c", UNITY, "flower"], cwd=ROOT, env=deployment.env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}/api"
+        # When Flower has seen the collect worker and a collection is sent
+        wait_for(
+            lambda: any(
+                "collect" in name for name in _flower_json(f"{base}/workers", "ops:s3cret") or {}
+            ),
+            60,
+            "Flower to see the collect worker",
+        )
+
+        def collect_tasks() -> list[dict[str, object]]:
+            tasks = _flower_json(f"{base}/tasks?taskname=unity.collect", "ops:s3cret") or {}
+            assert isinstance(tasks, dict)
+            return [t for t in tasks.values() if t.get("state") == "SUCCESS"]
+
+        # (Flower enables events every 5 s; send until one lands after that)
+        def sent_and_seen() -> bool:
+            if not collect_tasks():
+                deployment.send_collect("three", datetime.now(UTC))
+                return False
+            return True
+
+        wait_for(sent_and_seen, 60, "Flower to show a finished unity.collect", interval=1.0)
+        # Then the task Flower shows is Unity's collection, with its result
+        shown = collect_tasks()[0]
+        assert shown["name"] == "unity.collect" and "'ok': True" in str(shown["result"])
     finally:
         os.killpg(flower.pid, signal.SIGKILL)
         flower.wait(timeout=10)

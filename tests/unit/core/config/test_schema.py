@@ -66,7 +66,10 @@ def test_unknown_key_without_a_close_match_lists_the_known_keys(write_config: Wr
     # When it is loaded
     found = problems(write_config, "api: {zzz: 1}\n")
     # Then the known keys are listed instead
-    assert found == ["api.zzz: unknown key (known keys: bind, threads, workers)"]
+    assert found == [
+        "api.zzz: unknown key (known keys: bind, cors_origins, max_request_bytes, "
+        "metrics_public, rate_limit, threads, workers)"
+    ]
 
 
 def test_unknown_plugin_framework_key_names_the_list_index(write_config: WriteConfig) -> None:
