@@ -109,10 +109,14 @@ def wait_until_blocked(engine: Engine, target: Any, timeout: float = 30) -> bool
             "WHERE trx_mysql_thread_id = :p AND trx_state = 'LOCK WAIT'"
         )
     deadline = time.monotonic() + timeout
+    # MariaDB refreshes its INNODB_TRX view only when it was not read for 0.1 s: polling it
+    # faster keeps returning the stale copy and can miss the lock wait.
+    pause = 0.0 if kind(engine) == "postgresql" else 0.15
     with admin_connection(engine) as admin:
         while time.monotonic() < deadline:
             if admin.execute(probe, {"p": target}).scalar():
                 return True
+            time.sleep(pause)
     return False
 
 
