@@ -10,30 +10,20 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy.orm import Session
 
-from unity_core.cli.context import get_settings
+from unity_core.cli.context import database_session, get_settings
 from unity_core.config import parse_duration
-from unity_core.errors import NotificationFailed, StorageError
+from unity_core.errors import NotificationFailed
 from unity_core.notify import mute as add_mute
 from unity_core.notify import send_test, unmute
-from unity_core.storage import engine_for, get_alert, make_sessionmaker
-from unity_core.storage.migrate import check_at_head
+from unity_core.storage import get_alert
 
 __all__ = ["alerts"]
 
 
 @contextmanager
 def _session(ctx: click.Context) -> Iterator[Session]:
-    """A session on the configured database, committed when the command succeeds."""
-    engine = engine_for(get_settings(ctx).database)
-    try:
-        check_at_head(engine)
-        with make_sessionmaker(engine)() as session:
-            yield session
-            session.commit()
-    except StorageError as error:
-        raise click.ClickException(str(error)) from None
-    finally:
-        engine.dispose()
+    with database_session(ctx) as session:
+        yield session
 
 
 @click.group()

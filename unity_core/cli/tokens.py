@@ -8,34 +8,16 @@ from contextlib import contextmanager
 import click
 from sqlalchemy.orm import Session
 
-from unity_core.cli.context import get_settings
-from unity_core.errors import StorageError
-from unity_core.storage import engine_for, make_sessionmaker
-from unity_core.storage.migrate import check_at_head
+from unity_core.cli.context import database_session
 from unity_core.tokens import Scope, TokenError, create_token, list_tokens, revoke_token
 
 __all__ = ["tokens"]
 
 
-class BadInput(click.ClickException):
-    exit_code = 2
-
-
 @contextmanager
 def _session(ctx: click.Context) -> Iterator[Session]:
-    """A session on the configured database, committed when the command succeeds."""
-    engine = engine_for(get_settings(ctx).database)
-    try:
-        check_at_head(engine)
-        with make_sessionmaker(engine)() as session:
-            yield session
-            session.commit()
-    except TokenError as error:
-        raise BadInput(str(error)) from None
-    except StorageError as error:
-        raise click.ClickException(str(error)) from None
-    finally:
-        engine.dispose()
+    with database_session(ctx, bad_input=(TokenError,)) as session:
+        yield session
 
 
 @click.group()
