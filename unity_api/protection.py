@@ -12,6 +12,7 @@ from flask_limiter import Limiter
 
 from unity_api.auth import bearer_token
 from unity_api.errors import fail
+from unity_api.ratelimits import SCHEME_PREFIX
 from unity_core.config import Settings
 
 #: Never rate-limited: liveness must answer whatever a client does.
@@ -28,8 +29,10 @@ def rate_key() -> str:
 
 def _storage_uri(settings: Settings) -> str:
     url = settings.cache.url if settings.cache.enabled else None
-    if url and url.startswith(("redis://", "rediss://", "unix://")):
-        return url
+    if url and url.startswith(("redis://", "rediss://")):
+        return SCHEME_PREFIX + url  # counted in batches: unity_api/ratelimits.py
+    if url and url.startswith("unix://"):
+        return SCHEME_PREFIX + "redis+" + url
     return "memory://"
 
 
