@@ -95,6 +95,14 @@ class TextCache:
         except CacheUnavailable:
             return None
 
+    def get_text(self, key: str) -> str | None:
+        """The stored text itself (None on a miss or an outage): for callers that can tell
+        an unchanged value by its text and skip parsing it."""
+        try:
+            return self._get_many([key])[0]
+        except CacheUnavailable:
+            return None
+
     def set_json(self, key: str, value: Any, ttl: int | None) -> None:
         try:
             self._write([(key, _encoder.encode(value), ttl)], [])

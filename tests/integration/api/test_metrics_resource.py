@@ -121,6 +121,26 @@ def test_latest_comes_from_the_database_then_from_the_cache(api: Api) -> None:
     assert newest == {"cpu_percent", "memory_used"}
 
 
+def test_cached_latest_follows_each_write_to_the_cache(api: Api) -> None:
+    # Given a plugin's latest values served (and remembered) from the cache, unfiltered and
+    # filtered
+    api.get("/api/v1/metrics/latest?plugin_id=system")
+    url = "/api/v1/metrics/latest?plugin_id=system&metric_name=memory_used"
+    before = api.get(url).json["samples"]
+    assert [s["numeric_value"] for s in before] == [SAMPLES_PER_SERIES - 1]
+    # When a worker's commit merges a newer sample into the key
+    entries = api.context.cache.get_latest("system")
+    assert entries is not None
+    key = next(k for k, e in entries.items() if e["metric_name"] == "memory_used")
+    newer = {**entries[key], "time": "2099-01-01T00:00:00.000000+00:00", "numeric_value": 7.0}
+    api.context.cache.record_write({"system": {key: newer}}, {})
+    # Then both requests answer with the new value at once, not the remembered response
+    after = api.get(url).json["samples"]
+    assert [s["numeric_value"] for s in after] == [7.0]
+    everything = api.get("/api/v1/metrics/latest?plugin_id=system").json["samples"]
+    assert 7.0 in [s["numeric_value"] for s in everything]
+
+
 def test_latest_filters_by_metric_and_tag_and_404s_for_unknown_plugins(api: Api) -> None:
     response = api.get("/api/v1/metrics/latest?plugin_id=system&metric_name=cpu_percent&tag.core=1")
     assert [s["tags"]["core"] for s in response.json["samples"]] == ["1"]
