@@ -12,6 +12,9 @@ class NullCache:
     def get_json(self, key: str) -> Any:
         return None
 
+    def get_text(self, key: str) -> str | None:
+        return None
+
     def set_json(self, key: str, value: Any, ttl: int | None) -> None:
         return None
 

@@ -148,6 +148,14 @@ def test_latest_filters_by_metric_and_tag_and_404s_for_unknown_plugins(api: Api)
     assert api.get("/api/v1/metrics/latest?plugin_id=nas9").status_code == 404
 
 
+def test_latest_of_one_plugin_without_a_cache_comes_from_the_database(
+    api_without_cache: Api,
+) -> None:
+    response = api_without_cache.get("/api/v1/metrics/latest?plugin_id=system")
+    assert response.status_code == 200 and response.json["source"] == "database"
+    assert {s["metric_name"] for s in response.json["samples"]} == {"cpu_percent", "memory_used"}
+
+
 def test_latest_of_everything_lists_every_plugin(api_without_cache: Api) -> None:
     response = api_without_cache.get("/api/v1/metrics/latest")
     assert response.status_code == 200 and response.json["source"] == "database"
