@@ -4,11 +4,13 @@ configured, and the request size limit."""
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, g, request
 from flask_cors import CORS
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RequestLimit
 
 from unity_api.auth import bearer_token
 from unity_api.errors import fail
@@ -63,9 +65,30 @@ def reject_nul() -> None:
         fail(422, f"NUL characters are not allowed ({where})")
 
 
+def _remember_retry_after(limit: RequestLimit) -> None:
+    """on_breach: how long until the window resets, for the 429's Retry-After header.
+
+    Rate-limit headers on every answer would cost a storage call each (so they are off);
+    only a refused request pays for this one.
+    """
+    try:
+        seconds = math.ceil(limit.window[0] - time.time())
+    except Exception:  # the storage went away mid-request: the window's length is safe
+        seconds = int(limit.limit.get_expiry())
+    g.unity_retry_after = max(1, seconds)
+
+
+def add_retry_after(response: Response) -> Response:
+    """after_request: Retry-After on every 429, so clients know when to come back."""
+    if response.status_code == 429:
+        response.headers["Retry-After"] = str(getattr(g, "unity_retry_after", 60))
+    return response
+
+
 def init_app(app: Flask, settings: Settings) -> Limiter:
     app.config["MAX_CONTENT_LENGTH"] = settings.api.max_request_bytes
     app.before_request(reject_nul)
+    app.after_request(add_retry_after)
     origins = list(settings.api.cors_origins or ())
     if origins:
         CORS(app, resources={r"/api/*": {"origins": origins}}, expose_headers=["Retry-After"])
@@ -80,6 +103,7 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         swallow_errors=True,
         in_memory_fallback_enabled=True,
         headers_enabled=False,
+        on_breach=_remember_retry_after,
         key_prefix="unity:ratelimit",
         strategy="fixed-window",
     )

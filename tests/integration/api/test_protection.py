@@ -19,6 +19,8 @@ def test_a_token_over_its_rate_limit_gets_429_while_others_carry_on(
         assert answers == [200, 200, 200, 429]
         refused = api.get("/api/v1/status", scope="read")
         assert refused.json["code"] == 429
+        # And it says when to come back: within the minute's window
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
         assert api.get("/api/v1/status", scope="write").status_code == 200
         # And liveness is never limited
         assert all(api.get("/healthz", scope=None).status_code == 200 for _ in range(5))
