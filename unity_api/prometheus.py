@@ -98,6 +98,11 @@ class _Snapshot(Collector):
         duration = GaugeMetricFamily(
             "unity_plugin_last_duration_seconds", "duration of the last run", labels=["plugin_id"]
         )
+        collections = CounterMetricFamily(
+            "unity_plugin_collections",
+            "collections stored per plugin, successful or not (since the plugin was added)",
+            labels=["plugin_id"],
+        )
         runs = GaugeMetricFamily(
             "unity_plugin_collections_last_hour",
             "runs stored in the last hour (each run stores one `collection` row)",
@@ -113,6 +118,7 @@ class _Snapshot(Collector):
             pid = health.plugin_id
             status = statuses.get(pid)
             failures.add_metric([pid], float(status.error_count if status else 0))
+            collections.add_metric([pid], float(status.run_count if status else 0))
             rejected.add_metric([pid], float(status.rejected_count if status else 0))
             up.add_metric([pid], 1.0 if health.health in ("ok", "degraded") else 0.0)
             if status is not None and status.last_duration_ms is not None:
@@ -121,7 +127,7 @@ class _Snapshot(Collector):
                 last_success.add_metric([pid], health.last_success.timestamp())
             since = self.now - RUN_WINDOW
             runs.add_metric([pid], float(count_since(self.session, pid, SUMMARY_METRIC, since)))
-        return (failures, rejected, up, duration, last_success, runs)
+        return (collections, failures, rejected, up, duration, last_success, runs)
 
     def _write_latency(self) -> Metric:
         values = recent_values(

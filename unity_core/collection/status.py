@@ -42,6 +42,7 @@ class StatusState:
     health_status: str | None = None
     consecutive_failures: int = 0
     rejected_count: int = 0
+    run_count: int = 0
     last_duration_ms: float | None = None
     worker_host: str | None = None
 
@@ -57,7 +58,7 @@ class StatusState:
 def apply_outcome(state: StatusState, outcome: Outcome, *, pause_after: int) -> None:
     """Fold one outcome into `state`. Call in slot order; outcomes may still arrive late.
 
-    Counters (error_count, rejected_count) count every outcome. The health fields follow
+    Counters (run_count, error_count, rejected_count) count every outcome. The health fields follow
     only an outcome at or after the newest slot seen, so a late outcome of an older slot
     cannot undo a newer one. consecutive_failures counts failing slots, not attempts:
     another failed attempt at a slot already counted does not count again, and a failure
@@ -65,6 +66,7 @@ def apply_outcome(state: StatusState, outcome: Outcome, *, pause_after: int) -> 
     """
     slot = outcome.slot_time
     current = state.last_run is None or slot >= state.last_run
+    state.run_count += 1
     if outcome.ok:
         state.rejected_count += outcome.rejected
         if state.last_success is None or slot > state.last_success:
@@ -120,6 +122,7 @@ def lock_states(session: Session, plugin_ids: Sequence[str]) -> dict[str, Status
                 "error_count": 0,
                 "consecutive_failures": 0,
                 "rejected_count": 0,
+                "run_count": 0,
                 "updated_at": now,
             }
             for plugin_id in ids
@@ -167,6 +170,7 @@ def _state(row: Any) -> StatusState:
         health_status=row["health_status"],
         consecutive_failures=row["consecutive_failures"] or 0,
         rejected_count=row["rejected_count"] or 0,
+        run_count=row["run_count"] or 0,
         last_duration_ms=row["last_duration_ms"],
         worker_host=row["worker_host"],
     )

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Double,
     ForeignKey,
@@ -107,6 +108,8 @@ class PluginStatus(Base):
     #: Failures since the last success; drives adaptive backoff and pausing.
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Every stored outcome of the plugin, successful or not: a monotonic counter (/metrics).
+    run_count: Mapped[int] = mapped_column(BigInteger, default=0)
     last_duration_ms: Mapped[float | None]
     worker_host: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[UpdatedAt]

@@ -11,6 +11,7 @@ from tests.integration.api.helpers import SAMPLES_PER_SERIES, Api, seed
 from unity_api import create_app
 from unity_core.config import load_settings
 from unity_core.storage import make_sessionmaker, upsert_status
+from unity_core.storage.models import PluginStatus
 
 
 def test_healthz_needs_no_token_and_touches_nothing(api: Api) -> None:
@@ -67,6 +68,7 @@ def test_metrics_is_prometheus_text_with_latest_values_and_unitys_counters(api: 
     # Given a plugin that has failed twice
     with make_sessionmaker(api.context.engine)() as session:
         upsert_status(session, "system", error_count=2, health_status="ok")
+        session.get(PluginStatus, "system").run_count = 9  # type: ignore[union-attr]
         session.commit()
     # When /metrics is scraped
     response = api.get("/metrics")
@@ -80,6 +82,9 @@ def test_metrics_is_prometheus_text_with_latest_values_and_unitys_counters(api: 
     assert {s.labels["plugin_id"] for s in families["unity_cpu_percent"].samples} == {"system"}
     failures = {s.labels["plugin_id"]: s.value for s in families["unity_plugin_failures"].samples}
     assert failures["system"] == 2
+    collections = families["unity_plugin_collections"]
+    assert collections.type == "counter"
+    assert {s.labels["plugin_id"]: s.value for s in collections.samples}["system"] == 9
     assert "unity_plugin_rejected_metrics" in families
     runs = {
         s.labels["plugin_id"]: s.value

@@ -81,6 +81,7 @@ def test_a_redelivered_batch_stores_nothing_twice_and_counts_nothing_twice(
     after = status(engine)
     assert after.rejected_count == before.rejected_count == 2
     assert after.error_count == before.error_count == 0
+    assert after.run_count == before.run_count == 2
 
 
 def test_a_run_redelivered_to_another_worker_is_stored_and_counted_once(engine: Engine) -> None:
