@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -213,3 +213,40 @@ def tags_json(row: MetricRow) -> str | None:
     if row.tags is None:
         return None
     return _ENCODER.encode(row.tags)
+
+
+#: A row as every writer sends it, in METRIC_COLUMNS order (time as the writer needs it).
+EncodedRow = tuple[Any, str, str, str, str, float | None, str | None, str | None]
+_UNSEEN: Any = object()
+
+
+def encode_rows(
+    rows: Sequence[MetricRow], time_of: Callable[[datetime], Any] | None = None
+) -> list[EncodedRow]:
+    """The rows as SQL parameters: value and tags as JSON text, time through `time_of`.
+
+    Rows of one collection share their tag dicts (decode_outcome builds one per tag set),
+    so each set is serialised once per batch; ids stay valid while `rows` holds them.
+    Raises ValueError (before any SQL) for a value that is not JSON-serialisable.
+    """
+    tags_text: dict[int, str | None] = {}
+    encoded: list[EncodedRow] = []
+    for r in rows:
+        tags = r.tags
+        text = tags_text.get(id(tags), _UNSEEN)
+        if text is _UNSEEN:
+            text = tags_text[id(tags)] = tags_json(r)
+        when = r.time if time_of is None else time_of(r.time)
+        encoded.append(
+            (
+                when,
+                r.series_key,
+                r.plugin_id,
+                r.metric_name,
+                value_json(r),
+                r.numeric_value,
+                text,
+                r.worker_host,
+            )
+        )
+    return encoded

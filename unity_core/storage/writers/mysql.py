@@ -19,18 +19,13 @@ because only this statement's own conflicts are counted.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from unity_core.storage.batch import (
-    METRIC_COLUMNS,
-    MetricRow,
-    tags_json,
-    value_json,
-)
+from unity_core.storage.batch import METRIC_COLUMNS, MetricRow, encode_rows
 from unity_core.storage.types import utcnow
 
 #: Upper bounds per statement; well under MariaDB's default 16 MiB max_allowed_packet.
@@ -45,6 +40,10 @@ _COUNT_DUPLICATE = (
 )
 
 
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
 def write(session: Session, rows: Sequence[MetricRow], catalog: Sequence[MetricRow]) -> int:
     """Insert prepared rows (checked, unique, sorted) and their series; return rows inserted.
 
@@ -54,19 +53,7 @@ def write(session: Session, rows: Sequence[MetricRow], catalog: Sequence[MetricR
     """
     if not rows:
         return 0
-    metrics = [
-        (
-            r.time.astimezone(UTC).replace(tzinfo=None),
-            r.series_key,
-            r.plugin_id,
-            r.metric_name,
-            value_json(r),
-            r.numeric_value,
-            tags_json(r),
-            r.worker_host,
-        )
-        for r in rows
-    ]
+    metrics = encode_rows(rows, _naive_utc)
     now = utcnow().replace(tzinfo=None)
     tags_of = {m[1]: m[6] for m in metrics}  # serialise each series' tags once
     series = [

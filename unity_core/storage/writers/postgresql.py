@@ -60,12 +60,7 @@ from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
-from unity_core.storage.batch import (
-    METRIC_COLUMNS,
-    MetricRow,
-    tags_json,
-    value_json,
-)
+from unity_core.storage.batch import METRIC_COLUMNS, EncodedRow, MetricRow, encode_rows
 from unity_core.storage.partitions import ensure_partitions
 from unity_core.storage.types import utcnow
 
@@ -98,8 +93,6 @@ _UPSERT_SERIES = (
 
 #: (database, UTC day) pairs whose partition this process has ensured.
 _known_days: set[tuple[str, date]] = set()
-
-Encoded = tuple[Any, str, str, str, str, float | None, str | None, str | None]
 
 
 def write(
@@ -152,7 +145,7 @@ def _write_once(
                 cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
                 if catalog is not None:
                     cursor.execute(_UPSERT_SERIES, (utcnow(), catalog))
-                encoded = _encode(rows)
+                encoded = encode_rows(rows)
             if strategy == "staged":
                 inserted = _copy_via_staging(cursor, encoded)
             else:
@@ -172,42 +165,14 @@ def _write_once(
     return inserted
 
 
-def _encode(rows: Sequence[MetricRow]) -> list[Encoded]:
-    # Rows of one collection share their tag dicts (decode_outcome builds one per tag set),
-    # so each set is serialised once per batch; ids stay valid while `rows` holds them.
-    tags_text: dict[int, str | None] = {}
-    encoded: list[Encoded] = []
-    for r in rows:
-        tags = r.tags
-        text = tags_text.get(id(tags), _MISSING)
-        if text is _MISSING:
-            text = tags_text[id(tags)] = tags_json(r)
-        encoded.append(
-            (
-                r.time,
-                r.series_key,
-                r.plugin_id,
-                r.metric_name,
-                value_json(r),
-                r.numeric_value,
-                text,
-                r.worker_host,
-            )
-        )
-    return encoded
-
-
-_MISSING: Any = object()
-
-
-def _copy(cursor: psycopg.Cursor[Any], table: str, rows: list[Encoded]) -> int:
+def _copy(cursor: psycopg.Cursor[Any], table: str, rows: list[EncodedRow]) -> int:
     with cursor.copy(f"COPY {table} ({_COLUMNS}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
     return cursor.rowcount if cursor.rowcount >= 0 else len(rows)
 
 
-def _copy_via_staging(cursor: psycopg.Cursor[Any], rows: list[Encoded]) -> int:
+def _copy_via_staging(cursor: psycopg.Cursor[Any], rows: list[EncodedRow]) -> int:
     cursor.execute(_CREATE_STAGING)
     _copy(cursor, STAGING, rows)
     cursor.execute(_MOVE_STAGED)

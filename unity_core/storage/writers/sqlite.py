@@ -12,12 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from unity_core.storage.batch import (
-    METRIC_COLUMNS,
-    MetricRow,
-    tags_json,
-    value_json,
-)
+from unity_core.storage.batch import METRIC_COLUMNS, MetricRow, encode_rows
 from unity_core.storage.models import MetricSeries, PluginMetric
 from unity_core.storage.types import utcnow
 
@@ -50,19 +45,7 @@ def write(session: Session, rows: Sequence[MetricRow], catalog: Sequence[MetricR
     )
     if time_of is None or created_of is None:  # UTCDateTime always has one; keep mypy honest
         raise RuntimeError("UTCDateTime has no bind processor on SQLite")
-    metrics = [
-        (
-            time_of(r.time),
-            r.series_key,
-            r.plugin_id,
-            r.metric_name,
-            value_json(r),
-            r.numeric_value,
-            tags_json(r),
-            r.worker_host,
-        )
-        for r in rows
-    ]
+    metrics = encode_rows(rows, time_of)
     now = created_of(utcnow())
     tags_of = {m[1]: m[6] for m in metrics}  # serialise each series' tags once
     series = [
