@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
+from unity_core.config import BrokerSettings
+
 #: How long a task's count is kept: far longer than any redelivery chain takes.
 COUNT_TTL_SECONDS = 24 * 3600
 KEY_PREFIX = "unity:redeliveries:"
@@ -60,14 +62,9 @@ class FileStartCounter:
         return (self.folder / safe).stat().st_size
 
 
-def counter_for(broker_url: str | None, data_dir: Path) -> StartCounter:
-    url = broker_url or ""
-    scheme = url.split("://", 1)[0].lower()
-    if scheme in ("redis", "rediss", "valkey", "valkeys"):
-        if scheme.startswith("valkey"):
-            url = "redis" + url[len("valkey") :]
-        return RedisStartCounter(url)
-    return FileStartCounter(Path(data_dir) / "redeliveries")
+def counter_for(broker: BrokerSettings, data_dir: Path) -> StartCounter:
+    url = broker.redis_url
+    return RedisStartCounter(url) if url else FileStartCounter(Path(data_dir) / "redeliveries")
 
 
 def redelivered(request: Any) -> bool:

@@ -272,10 +272,5 @@ def dlq_for(settings: Settings) -> DeadLetters:
 
     Sentinel brokers use the spool too for now (the stream would need the master name).
     """
-    url = settings.broker.url or ""
-    scheme = url.split("://", 1)[0].lower()
-    if scheme in ("redis", "rediss", "valkey", "valkeys"):
-        if scheme.startswith("valkey"):
-            url = "redis" + url[len("valkey") :]
-        return RedisStreamDLQ(url)
-    return FileDLQ(Path(settings.data_dir) / "dlq")
+    url = settings.broker.redis_url
+    return RedisStreamDLQ(url) if url else FileDLQ(Path(settings.data_dir) / "dlq")

@@ -120,7 +120,7 @@ def start_counter() -> StartCounter:
             from unity_workers.crashloop import counter_for
 
             conf = settings()
-            res.start_counter = counter_for(conf.broker.url, Path(conf.data_dir))
+            res.start_counter = counter_for(conf.broker, Path(conf.data_dir))
         return res.start_counter
 
 

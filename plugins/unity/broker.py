@@ -38,9 +38,6 @@ DLQ_STREAM = "unity:dlq"
 DLQ_FOLDER = "dlq"
 MESSAGE_SUFFIX = ".msg"
 
-_REDIS_SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": "rediss"}
-
-
 @dataclass(frozen=True)
 class Broker:
     """Where the broker keeps its messages: a Redis URL, a folder, or neither (unsupported)."""
@@ -57,15 +54,11 @@ class Broker:
 
 def broker_of(settings: Settings) -> Broker:
     """The broker `settings` describe, resolved the way celeryconfig and dlq_for resolve it."""
-    url = settings.broker.url
     data_dir = Path(settings.data_dir)
-    scheme = (url or "filesystem").split("://", 1)[0].lower()
-    redis_url = None
-    if url is not None and scheme in _REDIS_SCHEMES:
-        redis_url = _REDIS_SCHEMES[scheme] + url[len(scheme) :]
-        scheme = "redis"
+    redis_url = settings.broker.redis_url
+    scheme = (settings.broker.url or "filesystem").split("://", 1)[0].lower()
     return Broker(
-        kind=scheme,
+        kind="redis" if redis_url else scheme,
         redis_url=redis_url,
         queue_folder=data_dir / "broker" / "queue",
         dlq_folder=data_dir / DLQ_FOLDER,

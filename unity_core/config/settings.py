@@ -61,6 +61,14 @@ class BrokerSettings:
     #: The Sentinel master name; required with sentinel:// URLs.
     sentinel_master: str | None = None
 
+    @property
+    def redis_url(self) -> str | None:
+        """The URL when the broker is one Redis server Unity can talk to directly (redis://,
+        rediss://; the loader already turned valkey:// into those), else None: the embedded
+        broker, Sentinel, SQLAlchemy."""
+        url = self.url
+        return url if url is not None and url.startswith(("redis://", "rediss://")) else None
+
 
 @dataclass(frozen=True)
 class CollectionSettings:
