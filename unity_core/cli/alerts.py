@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
-from sqlalchemy.orm import Session
 
 from unity_core.cli.context import database_session, get_settings
 from unity_core.config import parse_duration
@@ -18,12 +15,6 @@ from unity_core.notify import send_test, unmute
 from unity_core.storage import get_alert
 
 __all__ = ["alerts"]
-
-
-@contextmanager
-def _session(ctx: click.Context) -> Iterator[Session]:
-    with database_session(ctx) as session:
-        yield session
 
 
 @click.group()
@@ -67,7 +58,7 @@ def mute(ctx: click.Context, rule: str, duration: str, reason: str | None) -> No
     alert_id = _rule_id(rule)
     start = datetime.now(UTC)
     until = start + span
-    with _session(ctx) as session:
+    with database_session(ctx) as session:
         if alert_id is not None:
             get_alert(session, alert_id)
         add_mute(session, alert_id=alert_id, start=start, until=until, reason=reason)
@@ -79,6 +70,6 @@ def mute(ctx: click.Context, rule: str, duration: str, reason: str | None) -> No
 @click.pass_context
 def unmute_command(ctx: click.Context, rule: str) -> None:
     """End RULE's active mutes now (`all` ends the global ones)."""
-    with _session(ctx) as session:
+    with database_session(ctx) as session:
         ended = unmute(session, _rule_id(rule))
     click.echo(f"ended {ended} active mute(s) of {rule}")
