@@ -38,6 +38,7 @@ DLQ_STREAM = "unity:dlq"
 DLQ_FOLDER = "dlq"
 MESSAGE_SUFFIX = ".msg"
 
+
 @dataclass(frozen=True)
 class Broker:
     """Where the broker keeps its messages: a Redis URL, a folder, or neither (unsupported)."""
