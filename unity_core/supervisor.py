@@ -23,6 +23,8 @@ from typing import IO, TextIO
 
 log = logging.getLogger("unity.supervisor")
 
+RELAY_DRAIN_SECONDS = 5.0
+
 
 @dataclass(frozen=True)
 class ProcessSpec:
@@ -50,6 +52,7 @@ class Supervisor:
         self.prefix = prefix
         self._writable = True
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._relays: dict[str, threading.Thread] = {}
         self._stop = threading.Event()
         self._write_lock = threading.Lock()
         self._width = max((len(s.name) for s in self.specs), default=0)
@@ -68,9 +71,11 @@ class Supervisor:
             )
             self.children[spec.name] = child
             assert child.stdout is not None
-            threading.Thread(
+            relay = threading.Thread(
                 target=self._relay, args=(spec.name, child.stdout), daemon=True
-            ).start()
+            )
+            relay.start()
+            self._relays[spec.name] = relay
             self.say(spec.name, f"started (pid {child.pid}): {' '.join(spec.argv)}")
 
     def say(self, name: str, line: str) -> None:
@@ -127,6 +132,13 @@ class Supervisor:
                 self.say(name, f"did not stop within {self.grace:g} s; killing it")
                 _signal_group(child, signal.SIGKILL)
                 child.wait()
+        # A child's last words (a worker flushing its batch) may still sit in its pipe when
+        # it has exited: let each relay drain it before saying "stopped", so nothing is lost
+        # or printed out of order. A grandchild still holding the pipe open must not hang
+        # the stop, hence the bound.
+        drain_deadline = time.monotonic() + RELAY_DRAIN_SECONDS
+        for relay in self._relays.values():
+            relay.join(timeout=max(0.0, drain_deadline - time.monotonic()))
         codes = {name: child.returncode for name, child in self.children.items()}
         for name, code in codes.items():
             self.say(name, f"stopped (status {code})")
