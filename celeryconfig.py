@@ -45,6 +45,8 @@ if unity_embedded_broker:
     _control = Path(_settings.data_dir) / "broker" / "control"
     for _folder in (_queue, _processed, _control):
         _folder.mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport, writing each message whole before a reader can see it.
+    broker_transport = "unity_workers.embedded_broker:Transport"
     broker_transport_options.update(
         data_folder_in=str(_queue),
         data_folder_out=str(_queue),
