@@ -13,6 +13,7 @@ Settings that start with `unity_` are Unity's own, read by unity_workers:
   retries); kept under the visibility timeout, see the check at the bottom.
 - unity_persist_max_attempts / unity_persist_retry_delay: persist retries while the database
   is unavailable, before the outcome moves to the dead-letter store.
+- unity_outcome_stream: on a Redis broker, hand outcomes over on the stream unity:outcomes.
 - unity_time_limit_grace: seconds between a plugin's own deadline and the task's soft limit.
 """
 
@@ -161,6 +162,10 @@ unity_batch_timeout = float(_settings.collection.batch_timeout)
 unity_retry_backoff_max = min(300, _vt // 4)
 unity_persist_max_attempts = 12
 unity_persist_retry_delay = 2.0
+# On a Redis broker, outcomes go from collect to persist on the stream unity:outcomes
+# (unity_workers/outcome_stream.py) rather than as one Celery message each; False keeps the
+# Celery-message path on Redis too (the only one on the embedded broker).
+unity_outcome_stream = True
 
 # A countdown or a running task that outlives the visibility timeout is delivered again
 # while it still waits or runs (celery#2599); refuse such a configuration at start-up.

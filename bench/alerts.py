@@ -1,9 +1,10 @@
 """Alert latency: from the offending metric's write to the webhook's receipt, 1,000 rules loaded.
 
 Real workers (collect+maintenance, persist) on a private redis-server and a throwaway
-PostgreSQL database; a local HTTP webhook receiver. Each firing publishes one `unity.persist`
-message carrying a value over its rule's threshold (the clock starts at that publish, so the
-figure includes the broker hop and the write), and stops when the webhook has it. Each
+PostgreSQL database; a local HTTP webhook receiver. Each firing hands the persist stage one
+outcome carrying a value over its rule's threshold, as a collection does (an entry on the
+outcome stream `unity:outcomes`); the clock starts at that hand-over, so the figure includes
+the broker hop and the write, and stops when the webhook has it. Each
 firing is followed by a resolution, measured the same way.
 
 Peer measured in the same run: the notification path alone (a queued outbox row sent with
@@ -41,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline_env import BenchTimeout, Worker, database, redis_server, running
+
+from unity_workers.outcome_stream import OutcomeStream
 
 BENCH_DEADLINE = 900
 HOT_RULES = 10
@@ -131,7 +134,7 @@ def load_rules(url: str, count: int) -> None:
         engine.dispose()
 
 
-def publish_value(client: Celery, metric: str, value: float) -> None:
+def publish_value(stream: OutcomeStream, metric: str, value: float) -> None:
     """One outcome with one sample, as a collect task hands it to the persist stage."""
     from unity_core.collection import encode_outcome
     from unity_core.collection.outcome import Outcome
@@ -141,7 +144,7 @@ def publish_value(client: Celery, metric: str, value: float) -> None:
     row = MetricRow(time=now, plugin_id="bench", metric_name=metric, value={"v": value},
                     numeric_value=value)  # fmt: skip
     payload = encode_outcome(Outcome(plugin_id="bench", slot_time=now, ok=True, rows=[row]))
-    client.send_task("unity.persist", args=[payload], kwargs={"attempt": 0}, queue="persist")
+    stream.add(payload, rows=1)
 
 
 def notify_floor(client: Celery, url: str, hook: Webhook, runs: int) -> list[float]:
@@ -231,6 +234,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         client = Celery("bench", broker=broker_url)
         client.conf.update(task_serializer="json", accept_content=["json"])
         stack.enter_context(running(workers, env, client))
+        stream = OutcomeStream.from_url(broker_url)
+        stack.callback(stream.close)
         print(
             f"{args.rules} rules ({HOT_RULES} fired in turn), {args.firings} firings + as many "
             f"resolutions; persist batch_timeout {settings.collection.batch_timeout} s, "
@@ -238,9 +243,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             f"load {os.getloadavg()[0]:.2f}"
         )
         # Warm-up: the first evaluation in each worker process imports and connects.
-        publish_value(client, "hot0", 100)
+        publish_value(stream, "hot0", 100)
         hook.take("rule hot0", "firing", timeout=60)
-        publish_value(client, "hot0", 0)
+        publish_value(stream, "hot0", 0)
         hook.take("rule hot0", "resolved", timeout=60)
 
         floor = notify_floor(client, url, hook, args.firings)
@@ -248,10 +253,10 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         for i in range(args.firings):
             metric = f"hot{i % HOT_RULES}"
             started = time.monotonic()
-            publish_value(client, metric, 100)
+            publish_value(stream, metric, 100)
             fired.append(hook.take(f"rule {metric}", "firing") - started)
             started = time.monotonic()
-            publish_value(client, metric, 0)
+            publish_value(stream, metric, 0)
             resolved.append(hook.take(f"rule {metric}", "resolved") - started)
         pass_seconds, evaluated = full_pass(url)
         for line in (

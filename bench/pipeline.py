@@ -78,6 +78,8 @@ from pipeline_env import (  # the sibling module: bench/ is the script's own fol
 )
 from sqlalchemy.engine import URL, make_url
 
+from unity_workers.outcome_stream import STREAM as OUTCOME_STREAM
+
 PLUGINS_DIR = ROOT / "bench" / "plugins"
 KS = (10, 100, 1000)
 #: The ceiling's workers: role -> (queue, worker options). "noop" is Unity's shape (one
@@ -214,7 +216,8 @@ class Bench:
     def _drained(self) -> bool:
         queues = ("collect", "persist", "maintenance", *(q for q, _ in NOOPS.values()))
         time.sleep(POLL)
-        return not sum(self.broker.llen(q) for q in queues) and not self.broker.hlen("unacked")
+        waiting = sum(self.broker.llen(q) for q in queues) + self.broker.xlen(OUTCOME_STREAM)
+        return not waiting and not self.broker.hlen("unacked")
 
     def idle(self) -> None:
         until(self._drained, 60, "the broker to drain")

@@ -1,5 +1,10 @@
 """Grouping `unity.persist` messages into one database write: celery-batches, acked by result.
 
+This is the persist path for outcomes sent as Celery messages: always on the embedded
+broker, and on Redis only for messages sent that way explicitly (with
+`unity_outcome_stream = False`, or by other tools). On a Redis broker outcomes normally
+travel on the outcome stream instead (outcome_stream.py, stream_persist.py).
+
 Why celery-batches (0.11) and not our own consumer: it already buffers task messages in the
 worker's main process, flushes on a count or a timer, and runs the flush in the pool — the
 grouping, timer and pool plumbing we would otherwise rewrite. What it lacks, added here:

@@ -1,8 +1,9 @@
 """The command lines `unity worker` runs, and a small supervisor for when it runs two.
 
-Persist batching needs a prefetch of at least the batch size, while collecting wants a
-prefetch of 1 (RELIABILITY.md §1.3); Celery's prefetch is per worker process, so the
-persist queue gets its own `celery worker`:
+The persist worker reads the outcome stream on a Redis broker (stream_persist.py) and
+`unity.persist` messages in any case. Batching those messages needs a prefetch of at least
+the batch size, while collecting wants a prefetch of 1 (RELIABILITY.md §1.3); Celery's
+prefetch is per worker process, so the persist queue gets its own `celery worker`:
 
     celery -A unity_workers worker -Q collect,maintenance -c <max_concurrent> \
         --prefetch-multiplier 1 -n unity-collect@<host> --without-mingle --without-gossip

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from unity_workers.crashloop import StartCounter
     from unity_workers.dlq import DeadLetters
+    from unity_workers.outcome_stream import OutcomeStream
 
 
 @dataclass
@@ -36,6 +37,8 @@ class _Resources:
     discovery: Any = None
     dead_letters: DeadLetters | None = None
     start_counter: StartCounter | None = None
+    outcome_stream: OutcomeStream | None = None
+    outcome_stream_checked: bool = False
 
 
 _lock = threading.Lock()
@@ -124,6 +127,21 @@ def start_counter() -> StartCounter:
         return res.start_counter
 
 
+def outcome_stream() -> OutcomeStream | None:
+    """The stream outcomes go to when the broker is one Redis Unity can reach, else None
+    (the embedded broker, Sentinel: outcomes travel as `unity.persist` messages)."""
+    res = _mine()
+    with _lock:
+        if not res.outcome_stream_checked:
+            url = settings().broker.redis_url
+            if url is not None:
+                from unity_workers.outcome_stream import OutcomeStream
+
+                res.outcome_stream = OutcomeStream.from_url(url)
+            res.outcome_stream_checked = True
+        return res.outcome_stream
+
+
 #: Set by `unity worker --host NAME` for its Celery processes.
 WORKER_HOST_VARIABLE = "UNITY_WORKER_HOST"
 
@@ -150,4 +168,6 @@ def close() -> None:
     close_dlq = getattr(res.dead_letters, "close", None)
     if close_dlq is not None:
         close_dlq()
+    if res.outcome_stream is not None:
+        res.outcome_stream.close()
     _current = _Resources()

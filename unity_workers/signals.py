@@ -5,6 +5,8 @@
   engine, cache and DLQ client are opened lazily on first use (resources.py).
 - worker_process_shutdown: the child closes them.
 - consumer step FlushOnStop (batching.py): buffered persist messages are written on stop.
+- worker step StreamPersist (stream_persist.py): persist workers on Redis read the
+  outcome stream.
 - worker_ready: say clearly when the broker would lose queued work — a Redis without AOF
   or with an evicting maxmemory-policy, or the embedded filesystem broker (no redelivery
   after a crash).
@@ -20,10 +22,12 @@ from celery.signals import worker_init, worker_process_init, worker_process_shut
 from unity_workers import resources
 from unity_workers.batching import FlushOnStop
 from unity_workers.celery import app
+from unity_workers.stream_persist import StreamPersist
 
 logger = logging.getLogger("unity.workers")
 
 app.steps["consumer"].add(FlushOnStop)
+app.steps["worker"].add(StreamPersist)
 
 
 @worker_init.connect

@@ -28,7 +28,7 @@ from unity_core.errors import (
 )
 from unity_core.plugins.registry import PluginInstance, get_instance, instantiate
 from unity_core.plugins.runner import run_plugin
-from unity_workers import resources
+from unity_workers import outcome_stream, resources
 from unity_workers.alerting import after_persist
 from unity_workers.batching import ROWS_HEADER, PersistBatches
 from unity_workers.celery import app
@@ -95,11 +95,17 @@ def send_collect_task(
 def send_persist(
     payload: dict[str, Any], *, rows: int = 1, attempt: int = 0, countdown: float | None = None
 ) -> None:
-    """Hand an encoded outcome to the persist stage (queue `persist`).
+    """Hand an encoded outcome to the persist stage: the outcome stream on a Redis broker
+    (outcome_stream.py), else a `unity.persist` message on the `persist` queue.
 
     The short argsrepr keeps Celery from rendering the whole payload for logs and Flower
     (a large share of the publish cost for a 1000-row outcome).
     """
+    stream = resources.outcome_stream() if app.conf.unity_outcome_stream else None
+    if stream is not None:
+        due = outcome_stream.now() + countdown if countdown else 0.0
+        stream.add(payload, rows=rows, attempt=attempt, due=due)
+        return
     persist.apply_async(
         args=[payload],
         kwargs={"attempt": attempt},
@@ -257,7 +263,8 @@ def _load_instance(task: Task, plugin_id: str) -> Any:
         raise task.retry(countdown=10, max_retries=3, exc=error) from error
 
 
-def _persister() -> Persister:
+def make_persister() -> Persister:
+    """The persist stage as this worker is configured (both the task and the stream use it)."""
     conf = app.conf
     return Persister(
         sessions=resources.sessions,
@@ -299,7 +306,7 @@ def persist(self: Task, requests: list[Any]) -> list[str]:
         payload = args[0] if args else kwargs.get("payload", {})
         attempt = int(kwargs.get("attempt", args[1] if len(args) > 1 else 0) or 0)
         deliveries.append(Delivery(request.id, payload, attempt))
-    return _persister().persist(deliveries)
+    return make_persister().persist(deliveries)
 
 
 @app.task(name="unity.maintenance", acks_late=True)

@@ -34,6 +34,9 @@ HOST_QUEUE_PREFIX = "host."
 PRIORITY_SEP = "\x06\x16"
 PRIORITY_STEPS = (0, 3, 6, 9)
 BINDING_PREFIX = "_kombu.binding."
+#: unity_workers.outcome_stream.STREAM: outcomes waiting to be persisted (Redis broker).
+OUTCOME_STREAM = "unity:outcomes"
+PERSIST_QUEUE = "persist"
 DLQ_STREAM = "unity:dlq"
 DLQ_FOLDER = "dlq"
 MESSAGE_SUFFIX = ".msg"
@@ -90,20 +93,26 @@ def redis_host_queues(client: Any) -> set[str]:
 def redis_queue_depths(client: Any, queues: Iterable[str]) -> dict[str, int]:
     """Messages waiting in each queue: LLEN of its list and its priority lists, one round trip.
 
-    Messages a worker has taken but not yet acknowledged are not counted (kombu moves them
-    to its `unacked` hash, which is not per queue).
+    `persist` also counts the outcome stream's entries (the hand-over to persisting on a
+    Redis broker), which stay there until their rows are committed. Celery messages a worker
+    has taken but not yet acknowledged are not counted (kombu moves them to its `unacked`
+    hash, which is not per queue).
     """
     names = sorted(set(queues))
     with client.pipeline(transaction=False) as pipe:
         for name in names:
             for step in PRIORITY_STEPS:
                 pipe.llen(name if step == 0 else f"{name}{PRIORITY_SEP}{step}")
-        lengths = pipe.execute()
+        pipe.xlen(OUTCOME_STREAM)
+        *lengths, stream = pipe.execute()
     per_queue = len(PRIORITY_STEPS)
-    return {
+    depths = {
         name: sum(int(n) for n in lengths[i * per_queue : (i + 1) * per_queue])
         for i, name in enumerate(names)
     }
+    if PERSIST_QUEUE in depths:
+        depths[PERSIST_QUEUE] += int(stream)
+    return depths
 
 
 def redis_dlq_depth(client: Any) -> int:

@@ -40,6 +40,7 @@ from unity_core.presence import Announcement, announce
 from unity_core.scheduling import IntervalSchedule, latest_slot_at_or_before
 from unity_core.storage import MetricRow, make_engine, make_sessionmaker, write_batch
 from unity_core.storage.models import Plugin, PluginMetric, PluginStatus, ScheduleState
+from unity_workers.outcome_stream import STREAM as OUTCOME_STREAM
 
 HERE = Path(__file__).resolve().parent.parent
 PLUGINS_DIR = HERE.parent
@@ -232,6 +233,9 @@ def test_queue_and_dead_letter_depth_are_read_from_the_redis_broker(
     client.lpush("unrelated", "m7")
     add_plugin(session, "ups", queue="special")
     session.commit()
+    # And two outcomes waiting on the outcome stream (they count as `persist`)
+    client.xadd(OUTCOME_STREAM, {"o": "{}", "r": 1, "a": 0})
+    client.xadd(OUTCOME_STREAM, {"o": "{}", "r": 1, "a": 0})
     # And two dead letters in the stream
     client.xadd("unity:dlq", {"payload": "{}", "reason": "db down"})
     client.xadd("unity:dlq", {"payload": "{}", "reason": "db down"})
@@ -240,7 +244,7 @@ def test_queue_and_dead_letter_depth_are_read_from_the_redis_broker(
     acc = collect(UnityPlugin)
     # Then each queue's depth is its lists' lengths, host queues found from their bindings
     depths = {m.tags["queue"]: m.value for m in acc.find("queue_depth")}
-    assert depths == {"collect": 3, "persist": 1, "maintenance": 0, "host.nas": 2,
+    assert depths == {"collect": 3, "persist": 3, "maintenance": 0, "host.nas": 2,
                       "host.idle": 0, "special": 1}  # fmt: skip
     acc.assert_metric("dlq_depth", value=2, unit="messages")
     acc.assert_no_errors()

@@ -32,6 +32,7 @@ from unity_core.config import Settings, load_settings
 from unity_core.plugins.registry import discover, get_instance, instantiate, sync_registry
 from unity_core.storage import make_engine, make_sessionmaker
 from unity_core.storage.models import PluginMetric
+from unity_workers.outcome_stream import STREAM as OUTCOME_STREAM
 from unity_workers.processes import worker_commands
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -274,10 +275,11 @@ class Deployment:
         return redis.Redis.from_url(self.broker_url)
 
     def drained(self) -> bool:
-        """No message queued or unacknowledged on the broker."""
+        """No message queued or unacknowledged on the broker, no outcome left on the stream."""
         client = self.redis()
         try:
             queued = sum(client.llen(queue) for queue in QUEUE_KEYS)
+            queued += client.xlen(OUTCOME_STREAM)
             return queued == 0 and client.hlen("unacked") == 0
         finally:
             client.close()

@@ -15,6 +15,8 @@ from tests.integration.workers.conftest import (
     scalar,
     wait_for,
 )
+from unity_workers.outcome_stream import GROUP as OUTCOME_GROUP
+from unity_workers.outcome_stream import STREAM as OUTCOME_STREAM
 
 COUNT = "SELECT count(*) FROM plugin_metrics WHERE plugin_id = 'three'"
 
@@ -50,11 +52,19 @@ def test_outcomes_of_several_collections_are_written_in_one_transaction(
     wait_for(deployment.drained, 15, "every message to be acknowledged")
 
 
-def _held_by_persist_worker(deployment: Deployment) -> bool:
-    """True when the only message left is a persist message delivered but not acked."""
+def _held_by_persist_worker(deployment: Deployment, stream: bool) -> bool:
+    """True when the only thing left is one outcome the persist worker has read, not released:
+    a pending stream entry, or a `persist` message delivered but not acked."""
     broker = deployment.redis()
     try:
-        if broker.llen("collect") or broker.llen("persist") or broker.hlen("unacked") != 1:
+        if broker.llen("collect") or broker.llen("persist"):
+            return False
+        if stream:
+            if broker.hlen("unacked") or not broker.exists(OUTCOME_STREAM):
+                return False
+            pending = broker.xpending(OUTCOME_STREAM, OUTCOME_GROUP)["pending"]
+            return bool(pending == 1 and broker.xlen(OUTCOME_STREAM) == 1)
+        if broker.hlen("unacked") != 1:
             return False
         (raw,) = broker.hvals("unacked")
         _message, _exchange, routing_key = json.loads(raw)
@@ -64,13 +74,15 @@ def _held_by_persist_worker(deployment: Deployment) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("stream", [True, False], ids=["outcome-stream", "persist-messages"])
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_an_outcome_buffered_when_its_worker_dies_is_redelivered_and_stored_once(
-    deployment: Deployment,
+    deployment: Deployment, stream: bool
 ) -> None:
-    # Given a persist worker that buffers (a batch never fills, the timer is long) and a
-    # short visibility timeout
+    # Given a persist worker that buffers (a batch never fills, the timer is long), a short
+    # visibility timeout, and outcomes handed over on the stream or as Celery messages
     visibility_timeout = 18
+    deployment.celery_overrides["unity_outcome_stream"] = stream
     deployment.add_plugin("three", THREE_GAUGES)
     deployment.configure(
         visibility_timeout=visibility_timeout,
@@ -83,12 +95,13 @@ def test_an_outcome_buffered_when_its_worker_dies_is_redelivered_and_stored_once
 
     # When the persist worker has received an outcome and is killed before writing it
     deployment.send_collect("three", datetime(2026, 11, 28, 18, 0, tzinfo=UTC))
-    wait_for(lambda: _held_by_persist_worker(deployment), 20, "the outcome to be buffered")
+    wait_for(lambda: _held_by_persist_worker(deployment, stream), 20, "the outcome to be buffered")
     persister.kill()
     killed_at = time.monotonic()
     assert scalar(url, COUNT) == 0
 
-    # Then the unacknowledged message comes back to a new persist worker and is stored once
+    # Then it comes back to a new persist worker (another node: the stream entry is taken
+    # over once idle for the visibility timeout) and is stored once
     deployment.configure(
         visibility_timeout=visibility_timeout,
         collection={"collection_timeout": 1, "batch_size": 1000, "batch_timeout": 0.5},
