@@ -7,8 +7,9 @@ hand their batches to the same Persister (persisting.py): retries while the data
 away (re-added to the stream with a due time), dead letters, the after-commit hooks.
 
 The loop, per batch: read new entries (one XREADGROUP of up to the rows still missing)
-until `batch_size` rows or `batch_timeout` seconds since the first; write; release what the
-Persister reports handled (XACK + XDEL). An entry whose due time has not come (a retry's
+until `batch_size` rows or `batch_timeout` seconds since the first; write (in one of
+`writers` threads, so the next batch fills while the database commits this one); release
+what the Persister reports handled (XACK + XDEL). An entry whose due time has not come (a retry's
 backoff) is held, unreleased, until it has. At start the consumer first re-reads the entries
 it had read and not finished before a restart; every `claim_every` seconds it takes over
 entries another consumer left pending for longer than `claim_after` (that worker is gone).
@@ -23,6 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from celery import bootsteps
@@ -58,6 +60,7 @@ class StreamConsumer:
         claim_after: float,
         claim_every: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        writers: int = 1,
     ) -> None:
         self.stream = stream
         self.persist = persist
@@ -69,6 +72,8 @@ class StreamConsumer:
         self.claim_every = claim_every
         self.clock = clock
         self.stop = threading.Event()
+        self._pool = ThreadPoolExecutor(writers, "unity-persist") if writers > 1 else None
+        self._free_writers = threading.BoundedSemaphore(max(1, writers))
         self._buffer: list[Entry] = []
         self._rows = 0
         self._first_at: float | None = None
@@ -126,11 +131,25 @@ class StreamConsumer:
             self.flush()
 
     def flush(self) -> None:
-        """Write what is buffered in one batch; release the entries the Persister handled."""
+        """Write what is buffered as one batch: here, or with `writers` > 1 in a writer
+        thread while the next batch fills (waiting for a free writer when all are busy)."""
         batch, self._buffer, self._rows, self._first_at = self._buffer, [], 0, None
         self._buffered = set()
         if not batch:
             return
+        if self._pool is None:
+            self._write(batch)
+            return
+        self._free_writers.acquire()
+        try:
+            future = self._pool.submit(self._write, batch)
+        except BaseException:
+            self._free_writers.release()
+            raise
+        future.add_done_callback(lambda _: self._free_writers.release())
+
+    def _write(self, batch: Sequence[Entry]) -> None:
+        """Persist one batch; release the entries the Persister handled."""
         try:
             handled = self.persist([Delivery(e.id, e.payload, e.attempt) for e in batch])
         except Exception:
@@ -142,7 +161,11 @@ class StreamConsumer:
             logger.error(
                 "outcome stream: %d outcomes not handled; left pending for redelivery", left
             )
-        self.stream.done(handled)
+        try:
+            self.stream.done(handled)
+        except Exception:
+            # Committed but not released: they come back and are found already stored.
+            logger.exception("outcome stream: releasing %d written outcomes failed", len(handled))
 
     def drain(self) -> None:
         """At stop: write what is buffered and due; held retries stay pending."""
@@ -151,6 +174,8 @@ class StreamConsumer:
             self.flush()
         except Exception:
             logger.exception("outcome stream: final write at stop failed; entries stay pending")
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -272,6 +297,9 @@ class StreamPersist(bootsteps.StartStopStep):
         return bool(w.app.conf.unity_outcome_stream and persists and resources.outcome_stream())
 
     def start(self, w: Any) -> None:
+        """One consumer, with as many writer threads as the worker has pool processes (`-c`):
+        one reader keeps batches as full as one writer would, and while a writer waits for
+        the database to commit, the next batch is encoded in another."""
         from unity_workers import resources
         from unity_workers.tasks import make_persister
 
@@ -282,11 +310,14 @@ class StreamPersist(bootsteps.StartStopStep):
             stream,
             make_persister().persist,
             _dead_letter_unreadable,
+            # The node name: stable across restarts, so a restarted worker finds its own
+            # pending entries at once.
             consumer=str(w.hostname),
             batch_rows=int(conf.unity_batch_size),
             batch_timeout=float(conf.unity_batch_timeout),
             claim_after=float(conf.visibility_timeout),
             claim_every=max(1.0, min(30.0, float(conf.visibility_timeout) / 4)),
+            writers=max(1, int(w.concurrency or 1)),
         )
         self.thread = run_in_thread(self.consumer)
         logger.info("reading outcomes from the stream %s as %s", stream.stream, w.hostname)

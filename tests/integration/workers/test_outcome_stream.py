@@ -261,3 +261,33 @@ def test_large_outcomes_are_read_a_few_at_a_time_so_batches_keep_their_row_size(
     sizes = [len(batch) for batch in persist.batches]
     assert sum(sizes) == 10
     assert max(sizes) <= 4, sizes
+
+
+def test_with_two_writers_the_next_batch_is_written_while_the_first_still_commits(
+    stream: OutcomeStream,
+) -> None:
+    # Given a consumer with two writers and a database whose first commit hangs
+    release = threading.Event()
+    writing: list[str] = []
+
+    def slow_first(deliveries: Sequence[Delivery]) -> list[str]:
+        writing.append(deliveries[0].payload["p"])
+        if deliveries[0].payload["p"] == "a":
+            release.wait(10)
+        return [d.id for d in deliveries]
+
+    reader = StreamConsumer(
+        stream, slow_first, lambda *_: None, consumer="persist@a", batch_rows=1,
+        batch_timeout=0.0, claim_after=900.0, writers=2,
+    )  # fmt: skip
+    stream.add(outcome("a"))
+    stream.add(outcome("b"))
+    # When the reader hands over two one-row batches
+    reader.step()
+    reader.step()
+    # Then the second is written while the first is still waiting for its commit
+    wait_for(lambda: writing == ["a", "b"], 5, "the second batch's write")
+    wait_for(lambda: stream.depth() == 1, 5, '"b" released while "a" is not yet')
+    release.set()
+    reader.drain()
+    assert stream.depth() == 0
