@@ -14,6 +14,7 @@ Settings that start with `unity_` are Unity's own, read by unity_workers:
 - unity_persist_max_attempts / unity_persist_retry_delay: persist retries while the database
   is unavailable, before the outcome moves to the dead-letter store.
 - unity_outcome_stream: on a Redis broker, hand outcomes over on the stream unity:outcomes.
+- unity_persist_writers: writer threads of the persist worker's stream reader (default: its -c).
 - unity_time_limit_grace: seconds between a plugin's own deadline and the task's soft limit.
 """
 
@@ -166,6 +167,8 @@ unity_persist_retry_delay = 2.0
 # (unity_workers/outcome_stream.py) rather than as one Celery message each; False keeps the
 # Celery-message path on Redis too (the only one on the embedded broker).
 unity_outcome_stream = True
+# Writer threads of the outcome stream's reader; None: as many as the persist worker's -c.
+unity_persist_writers: int | None = None
 
 # A countdown or a running task that outlives the visibility timeout is delivered again
 # while it still waits or runs (celery#2599); refuse such a configuration at start-up.

@@ -317,7 +317,7 @@ class StreamPersist(bootsteps.StartStopStep):
             batch_timeout=float(conf.unity_batch_timeout),
             claim_after=float(conf.visibility_timeout),
             claim_every=max(1.0, min(30.0, float(conf.visibility_timeout) / 4)),
-            writers=max(1, int(w.concurrency or 1)),
+            writers=max(1, int(conf.unity_persist_writers or w.concurrency or 1)),
         )
         self.thread = run_in_thread(self.consumer)
         logger.info("reading outcomes from the stream %s as %s", stream.stream, w.hostname)
