@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,13 +97,14 @@ class OutcomeStream:
         """New entries for `consumer` (waiting up to `block_ms`), or with `after` (an id,
         "0" to start) the ones it read before and has not finished — what a restarted
         worker picks up first. Returns (entries, [(id, why unreadable)])."""
-        self.ensure_group()
-        reply = self.client.xreadgroup(
-            self.group,
-            consumer,
-            {self.stream: after if after is not None else ">"},
-            count=count,
-            block=None if after is not None else block_ms,
+        reply = self._with_group(
+            lambda: self.client.xreadgroup(
+                self.group,
+                consumer,
+                {self.stream: after if after is not None else ">"},
+                count=count,
+                block=None if after is not None else block_ms,
+            )
         )
         return _parse(entry for _, entries in reply or () for entry in entries)
 
@@ -112,11 +113,32 @@ class OutcomeStream:
     ) -> tuple[list[Entry], list[tuple[str, str]]]:
         """Take over entries another consumer read but left pending for longer than `idle_ms`
         (its worker died, or is stuck); they are then `consumer`'s."""
-        self.ensure_group()
-        reply = self.client.xautoclaim(
-            self.stream, self.group, consumer, min_idle_time=idle_ms, start_id="0-0", count=count
+        reply = self._with_group(
+            lambda: self.client.xautoclaim(
+                self.stream,
+                self.group,
+                consumer,
+                min_idle_time=idle_ms,
+                start_id="0-0",
+                count=count,
+            )
         )
         return _parse(reply[1] if reply else ())
+
+    def _with_group(self, call: Callable[[], Any]) -> Any:
+        """Run `call`, re-creating the group once if it is gone (the key was deleted, the
+        Redis was restarted without AOF): a new group reads the stream from its start."""
+        import redis
+
+        self.ensure_group()
+        try:
+            return call()
+        except redis.exceptions.ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+        self._group_ready = False
+        self.ensure_group()
+        return call()
 
     def done(self, ids: Sequence[str]) -> None:
         """Acknowledge and delete entries whose outcomes are committed (or passed on)."""

@@ -291,3 +291,20 @@ def test_with_two_writers_the_next_batch_is_written_while_the_first_still_commit
     release.set()
     reader.drain()
     assert stream.depth() == 0
+
+
+def test_a_consumer_carries_on_when_the_stream_and_its_group_were_deleted(
+    stream: OutcomeStream,
+) -> None:
+    # Given a consumer that has read once (the group exists), then the key is deleted
+    persist = Recorder()
+    reader = consumer(stream, persist, rows=10, timeout=0.0)
+    reader.step()
+    stream.client.delete(STREAM)
+    # When an outcome arrives and the consumer reads again
+    stream.add(outcome("a"))
+    reader.step()  # finds no group, makes it again, reading from the stream's start
+    reader.step()
+    # Then the outcome is written and released
+    assert persist.plugins == [["a"]]
+    assert stream.depth() == 0
