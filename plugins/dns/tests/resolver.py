@@ -57,9 +57,8 @@ class _Tcp(socketserver.BaseRequestHandler):
 @contextmanager
 def resolver() -> Iterator[int]:
     """UDP and TCP servers on one free 127.0.0.1 port; yields the port."""
-    udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), _Udp)
+    udp, tcp = _bind_pair()
     port = udp.server_address[1]
-    tcp = _bind_tcp(port)
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (udp, tcp)]
     for thread in threads:
         thread.start()
@@ -73,10 +72,26 @@ def resolver() -> Iterator[int]:
             thread.join()
 
 
+def _bind_pair(attempts: int = 20) -> tuple[Any, Any]:
+    """A free UDP port whose TCP twin is free too: the UDP port the kernel picks may be in use
+    on TCP (another test's connection), so try again with another."""
+    for _ in range(attempts):
+        udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), _Udp)
+        try:
+            return udp, _bind_tcp(udp.server_address[1])
+        except OSError:
+            udp.server_close()
+    raise OSError(f"no port free on both UDP and TCP after {attempts} tries")
+
+
 def _bind_tcp(port: int) -> Any:
     server = socketserver.ThreadingTCPServer(("127.0.0.1", port), _Tcp, bind_and_activate=False)
     server.allow_reuse_address = True
     server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.server_bind()
-    server.server_activate()
+    try:
+        server.server_bind()
+        server.server_activate()
+    except OSError:
+        server.server_close()
+        raise
     return server
