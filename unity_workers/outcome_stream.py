@@ -29,6 +29,8 @@ from typing import Any
 
 STREAM = "unity:outcomes"
 GROUP = "persist"
+#: The reason given for a pending entry whose content is gone (XDEL by someone else).
+DELETED = "the entry was deleted"
 
 
 @dataclass(frozen=True)
@@ -162,8 +164,8 @@ def _parse(raw: Iterable[Any]) -> tuple[list[Entry], list[tuple[str, str]]]:
     bad: list[tuple[str, str]] = []
     for entry_id, fields in raw:
         ident = _text(entry_id)
-        if fields is None:  # deleted while pending: nothing left to write
-            bad.append((ident, "the entry was deleted"))
+        if not fields:  # deleted while pending (nil, or no fields): nothing to write or keep
+            bad.append((ident, DELETED))
             continue
         try:
             entries.append(_entry(ident, fields))

@@ -29,7 +29,7 @@ from typing import Any
 
 from celery import bootsteps
 
-from unity_workers.outcome_stream import Entry, OutcomeStream, now
+from unity_workers.outcome_stream import DELETED, Entry, OutcomeStream, now
 from unity_workers.persisting import Delivery
 
 logger = logging.getLogger("unity.workers.stream")
@@ -198,7 +198,8 @@ class StreamConsumer:
 
     def _take(self, entries: Sequence[Entry], bad: Sequence[tuple[str, str]]) -> None:
         for ident, reason in bad:
-            self.reject(ident, reason)
+            if reason != DELETED:  # a deleted entry only needs its pending mark cleared
+                self.reject(ident, reason)
         if bad:
             self.stream.done([ident for ident, _ in bad])
         moment = now()

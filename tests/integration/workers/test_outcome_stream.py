@@ -308,3 +308,21 @@ def test_a_consumer_carries_on_when_the_stream_and_its_group_were_deleted(
     # Then the outcome is written and released
     assert persist.plugins == [["a"]]
     assert stream.depth() == 0
+
+
+def test_a_pending_entry_deleted_by_someone_else_is_cleared_without_a_dead_letter(
+    stream: OutcomeStream,
+) -> None:
+    # Given an outcome read by a consumer that died, then deleted from the stream by hand
+    stream.add(outcome("a"))
+    consumer(stream, Recorder(), rows=1000).step()
+    (entry_id,) = [e[0] for e in stream.client.xrange(STREAM)]
+    stream.client.xdel(STREAM, entry_id)
+    # When the consumer starts again and recovers its own entries
+    rejected: list[tuple[str, str]] = []
+    persist = Recorder()
+    again = consumer(stream, persist, rows=1000, rejected=rejected)
+    again._recover_own()
+    # Then nothing is written or dead-lettered, and nothing is left pending
+    assert persist.batches == [] and rejected == []
+    assert stream.client.xpending(STREAM, GROUP)["pending"] == 0
