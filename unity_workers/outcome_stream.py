@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import redis
+
 STREAM = "unity:outcomes"
 GROUP = "persist"
 #: The reason given for a pending entry whose content is gone (XDEL by someone else).
@@ -60,8 +62,6 @@ class OutcomeStream:
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> OutcomeStream:
-        import redis
-
         client = redis.Redis.from_url(
             url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=30
         )
@@ -84,8 +84,6 @@ class OutcomeStream:
         """Create the consumer group (and the stream) if missing; idempotent."""
         if self._group_ready:
             return
-        import redis
-
         try:
             self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
         except redis.exceptions.ResponseError as error:
@@ -130,8 +128,6 @@ class OutcomeStream:
     def _with_group(self, call: Callable[[], Any]) -> Any:
         """Run `call`, re-creating the group once if it is gone (the key was deleted, the
         Redis was restarted without AOF): a new group reads the stream from its start."""
-        import redis
-
         self.ensure_group()
         try:
             return call()

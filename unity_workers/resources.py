@@ -38,7 +38,6 @@ class _Resources:
     dead_letters: DeadLetters | None = None
     start_counter: StartCounter | None = None
     outcome_stream: OutcomeStream | None = None
-    outcome_stream_checked: bool = False
 
 
 _lock = threading.Lock()
@@ -132,13 +131,11 @@ def outcome_stream() -> OutcomeStream | None:
     (the embedded broker, Sentinel: outcomes travel as `unity.persist` messages)."""
     res = _mine()
     with _lock:
-        if not res.outcome_stream_checked:
-            url = settings().broker.redis_url
-            if url is not None:
-                from unity_workers.outcome_stream import OutcomeStream
+        url = settings().broker.redis_url
+        if res.outcome_stream is None and url is not None:
+            from unity_workers.outcome_stream import OutcomeStream
 
-                res.outcome_stream = OutcomeStream.from_url(url)
-            res.outcome_stream_checked = True
+            res.outcome_stream = OutcomeStream.from_url(url)
         return res.outcome_stream
 
 

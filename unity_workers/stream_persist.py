@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import redis
 from celery import bootsteps
 
 from unity_workers.outcome_stream import DELETED, Entry, OutcomeStream, now
@@ -190,8 +191,7 @@ class StreamConsumer:
                 "outcome stream: %d outcomes read before a restart are written again",
                 len(entries) + len(bad),
             )
-            after = max((e.id for e in entries), default=after, key=_order)
-            after = max([after, *(i for i, _ in bad)], key=_order)
+            after = max([after, *(e.id for e in entries), *(i for i, _ in bad)], key=_order)
             self._take(entries, bad)
             if self._buffer:
                 self.flush()
@@ -254,14 +254,10 @@ def _order(ident: str) -> tuple[int, int]:
 
 
 def _redis_down(error: BaseException) -> bool:
-    try:
-        import redis
-    except ImportError:  # pragma: no cover - redis is a dependency
-        return False
     return isinstance(error, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError)
 
 
-def run_in_thread(consumer: StreamConsumer, name: str = "unity-outcome-stream") -> Any:
+def run_in_thread(consumer: StreamConsumer, name: str = "unity-outcome-stream") -> threading.Thread:
     """Start `consumer.run` in a daemon thread; a crash is logged, never silent."""
 
     def target() -> None:
